@@ -1,0 +1,232 @@
+"""Benchmark the diffusion engine. Prints one JSON object last (docs PERFORMANCE.md "How to benchmark").
+
+Parts (`--part`, repeatable; each adds one key to the JSON):
+  tiny_cpu  tiny-sd through `Engine.run_batch` on this machine's CPU: images/s at batch 1, 4, 8, 16
+            (medians after a warm-up, all in one run) and batched_speedup = images/s at 16 / one by one.
+            Measured twice: with fresh prompts (every text a prompt-cache miss, like per-recipient
+            prompts) and with the prompts already cached.
+  arch      a full-size architecture built from config with random weights (`--arch sd-turbo`) on a GPU
+            (`--device cuda`): images/s and achieved TFLOP/s per batch size, eager and compiled.
+  dedupe    needs the Django side (content-addressed Generations); added there, not here.
+
+    .venv/bin/python -m benchmarks.generate                       # tiny_cpu
+    .venv/bin/python -m benchmarks.generate --arch sd-turbo --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, whatever a library defaults to
+
+TINY_BATCHES = (1, 4, 8, 16)
+# Full-size batches: the engine's padding buckets (render/engine/pipeline.py BATCH_BUCKETS).
+ARCH_BATCHES = (1, 2, 4, 8, 16, 32, 64)
+# The lent H100's measured bf16 matmul ceiling (docs PERFORMANCE.md: an 8192^3 bf16 matmul, ~798 TFLOP/s).
+MATMUL_CEILING_TFLOPS = 798.0
+
+
+class PartUnavailable(Exception):
+    """A part that cannot run here; its message says why."""
+
+
+def _requests(spec: Any, n: int, tag: str, *, fresh: bool) -> list[Any]:
+    from render.engine.types import GenerationRequest
+
+    shape = spec.shape_key()
+    prompts = [
+        f"{'fresh ' + tag + ' ' if fresh else ''}a photo of customer {i} holding a coffee cup, morning light"
+        for i in range(n)
+    ]
+    return [GenerationRequest(key=f"{tag}-{i}", shape=shape, prompt=p, seed=i) for i, p in enumerate(prompts)]
+
+
+def _median_seconds(run: Callable[[int], None], repeats: int) -> float:
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        run(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def part_tiny_cpu(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from render.engine.config import engine_settings
+    from render.engine.pipeline import Engine
+    from render.engine.registry import model_spec
+
+    cache = Path(args.model_cache) if args.model_cache else Path(tempfile.mkdtemp(prefix="reelsmith-bench-"))
+    settings = replace(engine_settings(), model_cache=cache, device="cpu", max_batch=max(TINY_BATCHES))
+    spec = model_spec("tiny-sd", settings=settings)
+    engine = Engine(spec, settings=settings)
+
+    def measure(fresh: bool) -> dict[str, Any]:
+        engine.prompt_cache.clear()
+        # Warm-up: every batch size once (oneDNN builds its kernels per shape on first use).
+        for b in TINY_BATCHES:
+            engine.run_batch(_requests(spec, b, f"warm{b}", fresh=fresh))
+        per_batch: dict[str, float] = {}
+        for b in TINY_BATCHES:
+            # Batch 1 is "one by one": time `calls` single-request calls per repeat, like a worker with no
+            # batching would make.
+            calls = max(TINY_BATCHES) // b
+
+            def run(i: int, b: int = b, calls: int = calls) -> None:
+                for c in range(calls):
+                    engine.run_batch(_requests(spec, b, f"r{b}-{i}-{c}", fresh=fresh))
+
+            seconds = _median_seconds(run, args.repeats)
+            per_batch[str(b)] = round(b * calls / seconds, 2)
+        return {
+            "images_per_s": per_batch,
+            "batched_speedup": round(per_batch[str(max(TINY_BATCHES))] / per_batch["1"], 2),
+        }
+
+    fresh = measure(fresh=True)
+    warm = measure(fresh=False)
+    return {
+        "model": spec.name,
+        "size": f"{spec.width}x{spec.height}",
+        "steps": spec.default_steps,
+        "guidance": spec.default_guidance,
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "images_per_s": fresh["images_per_s"],
+        "batched_speedup": fresh["batched_speedup"],
+        "cached_prompts": warm,
+    }
+
+
+def part_arch(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    if args.arch != "sd-turbo":
+        raise PartUnavailable(f"--arch {args.arch!r}: only sd-turbo is built from config so far")
+    if args.device != "cuda":
+        raise PartUnavailable("--part arch times a full-size model on a GPU: pass --device cuda")
+    if not torch.cuda.is_available():
+        raise PartUnavailable("--device cuda but torch sees no CUDA device (run on a lent GPU machine)")
+
+    from render.engine.config import engine_settings
+    from render.engine.fullsize import count_forward_flops, sd_turbo_models, sd_turbo_pipeline
+    from render.engine.pipeline import Engine
+    from render.engine.registry import model_spec
+
+    # 1. FLOPs of one image, counted on meta tensors (nothing allocated).
+    meta = sd_turbo_models("meta")
+    size = 512  # sd-turbo's native resolution (model card)
+    flops = count_forward_flops(meta["unet"], meta["vae"], height=size, width=size, device="meta")
+    del meta
+    flops_per_image = flops["unet"] * 1 + flops["vae_decode"]  # one step, guidance 0: one UNet pass
+
+    batches = [b for b in ARCH_BATCHES if b <= args.max_batch]
+    results: dict[str, Any] = {}
+    for compiled in (False, True):
+        settings = replace(
+            engine_settings(), device="cuda", compile=compiled, max_batch=max(batches), prompt_cache_size=1024
+        )
+        spec = model_spec("sd-turbo", settings=settings)
+        torch.manual_seed(0)
+        engine = Engine(spec, settings=settings, pipeline=sd_turbo_pipeline("cuda", torch.bfloat16))
+        rows: dict[str, Any] = {}
+        for b in batches:
+            requests = _requests(spec, b, f"arch{b}", fresh=False)
+            for _ in range(args.warmup):  # compiles (once per bucket) and autotunes
+                engine.run_batch(requests)
+            times_ms = []
+            for _ in range(args.repeats):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                engine.run_batch(requests)
+                end.record()
+                end.synchronize()
+                times_ms.append(start.elapsed_time(end))
+            ms = statistics.median(times_ms)
+            tflops = flops_per_image * b / (ms / 1e3) / 1e12
+            rows[str(b)] = {
+                "ms": round(ms, 2),
+                "images_per_s": round(b / (ms / 1e3), 2),
+                "tflops": round(tflops, 1),
+                "fraction_of_matmul_ceiling": round(tflops / MATMUL_CEILING_TFLOPS, 3),
+            }
+        results["compiled" if compiled else "eager"] = rows
+        del engine
+        torch.cuda.empty_cache()
+    return {
+        "arch": args.arch,
+        "device": torch.cuda.get_device_name(),
+        "size": f"{size}x{size}",
+        "steps": 1,
+        "dtype": "bfloat16",
+        "tflop_per_image": {k: round(v / 1e12, 3) for k, v in flops.items()},
+        "timing": "CUDA events around Engine.run_batch (text cached, PIL output included), median",
+        **results,
+    }
+
+
+def part_dedupe(args: argparse.Namespace) -> dict[str, Any]:
+    raise PartUnavailable(
+        "--part dedupe measures content-addressed Generation reuse and needs Django; "
+        "it is added on the render side, not in the engine"
+    )
+
+
+PARTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "tiny_cpu": part_tiny_cpu,
+    "arch": part_arch,
+    "dedupe": part_dedupe,
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--part", action="append", choices=sorted(PARTS), help="default: tiny_cpu (arch with --arch)"
+    )
+    parser.add_argument("--arch", choices=["sd-turbo"], help="full-size architecture for --part arch")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device for --part arch")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per point (median reported)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per batch size (--part arch)")
+    parser.add_argument(
+        "--max-batch", type=int, default=max(ARCH_BATCHES), help="largest batch for --part arch"
+    )
+    parser.add_argument("--model-cache", help="tiny-sd model cache (default: a fresh temporary directory)")
+    args = parser.parse_args(argv)
+    if args.part is None:
+        args.part = ["arch"] if args.arch else ["tiny_cpu"]
+    if "arch" in args.part and args.arch is None:
+        parser.error("--part arch needs --arch")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    report: dict[str, Any] = {}
+    status = 0
+    for name in args.part:
+        try:
+            report[name] = PARTS[name](args)
+        except PartUnavailable as exc:
+            print(f"generate.py: {name}: {exc}", file=sys.stderr)
+            report[name] = {"error": str(exc)}
+            status = 2
+    print(json.dumps(report, indent=2))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

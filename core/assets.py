@@ -1,0 +1,142 @@
+"""Checks a brand upload before anything else reads it (RELIABILITY R14).
+
+Each kind has a type allowlist, a byte cap, and a parse: a logo must decode as PNG or JPEG within a pixel
+cap, a font must load as TrueType/OpenType, music must demux as an allowed audio format within a length cap.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ApplicationError
+
+MiB = 1024 * 1024
+# Caps: a logo or font over 10 MiB or music over 20 MiB is a mistake, not a brand asset.
+MAX_BYTES = {"logo": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB}
+# 4096 x 4096: larger than any frame we compose (1920 px), small enough that decoding is cheap.
+MAX_LOGO_PIXELS = 4096 * 4096
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+# Music longer than ten minutes would never be used whole by an ad of at most a few minutes.
+MAX_MUSIC_SECONDS = 600
+MUSIC_FORMATS = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4",
+}
+MUSIC_CODECS = {"mp3", "mp3float", "pcm_s16le", "pcm_s24le", "pcm_f32le", "vorbis", "opus", "flac", "aac"}
+
+TOO_LARGE = "The file is larger than {limit} MiB."
+NOT_AN_IMAGE = "The logo must be a PNG or JPEG image."
+TOO_MANY_PIXELS = "The logo is larger than 4096x4096 pixels."
+NOT_A_FONT = "The font must be a TrueType or OpenType file."
+NOT_AUDIO = "The music must be MP3, WAV, OGG, FLAC or AAC/M4A audio."
+TOO_LONG = "The music is longer than 10 minutes."
+UNKNOWN_KIND = "Unknown asset kind; use logo, font or music."
+
+
+@dataclass(frozen=True)
+class CheckedAsset:
+    kind: str
+    content_type: str
+    extension: str
+    details: dict[str, Any]
+
+
+def asset_check(*, kind: str, data: bytes) -> CheckedAsset:
+    if kind not in MAX_BYTES:
+        raise ApplicationError(UNKNOWN_KIND, fields={"kind": UNKNOWN_KIND})
+    if len(data) > MAX_BYTES[kind]:
+        message = TOO_LARGE.format(limit=MAX_BYTES[kind] // MiB)
+        raise ApplicationError(message, fields={"file": message})
+    if kind == "logo":
+        return _check_logo(data)
+    if kind == "font":
+        return _check_font(data)
+    return _check_music(data)
+
+
+def _check_logo(data: bytes) -> CheckedAsset:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        # formats= restricts which decoders Pillow may even try on untrusted bytes.
+        with Image.open(io.BytesIO(data), formats=list(LOGO_FORMATS)) as image:
+            if image.width * image.height > MAX_LOGO_PIXELS:
+                raise ApplicationError(TOO_MANY_PIXELS, fields={"file": TOO_MANY_PIXELS})
+            image.load()
+            fmt = image.format or ""
+            width, height = image.size
+    except ApplicationError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ApplicationError(NOT_AN_IMAGE, fields={"file": NOT_AN_IMAGE}) from exc
+    extension = "png" if fmt == "PNG" else "jpg"
+    return CheckedAsset("logo", LOGO_FORMATS[fmt], extension, {"width": width, "height": height})
+
+
+def _check_font(data: bytes) -> CheckedAsset:
+    from PIL import ImageFont
+
+    # sfnt magic numbers: TrueType 1.0, 'true' (Apple), 'OTTO' (CFF OpenType). Collections are refused.
+    if data[:4] not in (b"\x00\x01\x00\x00", b"true", b"OTTO"):
+        raise ApplicationError(NOT_A_FONT, fields={"file": NOT_A_FONT})
+    try:
+        font = ImageFont.truetype(io.BytesIO(data), size=32)
+        family, style = font.getname()
+        font.getbbox("Hello")
+    except (OSError, ValueError) as exc:
+        raise ApplicationError(NOT_A_FONT, fields={"file": NOT_A_FONT}) from exc
+    extension = "otf" if data[:4] == b"OTTO" else "ttf"
+    content_type = "font/otf" if extension == "otf" else "font/ttf"
+    return CheckedAsset("font", content_type, extension, {"family": family or "", "style": style or ""})
+
+
+def _sniff_audio_format(data: bytes) -> str | None:
+    """The demuxer to use, from magic bytes: ffmpeg never guesses a format (an HLS or concat playlist
+    would make it open other files) for bytes we have not recognised."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:4] == b"OggS":
+        return "ogg"
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[4:8] == b"ftyp":
+        return "mp4"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "mp3"
+    return None
+
+
+def _check_music(data: bytes) -> CheckedAsset:
+    import av
+
+    demuxer = _sniff_audio_format(data)
+    if demuxer is None:
+        raise ApplicationError(NOT_AUDIO, fields={"file": NOT_AUDIO})
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=demuxer) as container:
+            format_name = container.format.name
+            if format_name not in MUSIC_FORMATS or not container.streams.audio:
+                raise ApplicationError(NOT_AUDIO, fields={"file": NOT_AUDIO})
+            stream = container.streams.audio[0]
+            if stream.codec_context.name not in MUSIC_CODECS or container.streams.video:
+                raise ApplicationError(NOT_AUDIO, fields={"file": NOT_AUDIO})
+            duration = float(container.duration or 0) / 1_000_000  # av.time_base is microseconds
+            if duration <= 0 and stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            # Decode the first frames: a header that parses over a broken body is caught here, not in ffmpeg.
+            for index, _frame in enumerate(container.decode(stream)):
+                if index >= 8:
+                    break
+    except ApplicationError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise ApplicationError(NOT_AUDIO, fields={"file": NOT_AUDIO}) from exc
+    if duration > MAX_MUSIC_SECONDS:
+        raise ApplicationError(TOO_LONG, fields={"file": TOO_LONG})
+    extension = {"mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac"}.get(format_name, "m4a")
+    return CheckedAsset("music", MUSIC_FORMATS[format_name], extension, {"duration": round(duration, 3)})

@@ -1,0 +1,70 @@
+"""Reads for core objects. Every lookup by id is scoped by workspace: a foreign id is simply not found."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from core.errors import NotFoundError
+from core.models import ApiKey, Brand, Workspace
+
+API_KEY_PREFIX = "rsk_"
+
+
+def api_key_hash(raw_key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough (no password stretching needed).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    if not raw_key.startswith(API_KEY_PREFIX):
+        return None
+    prefix, _, secret = raw_key[len(API_KEY_PREFIX) :].partition("_")
+    if not prefix or not secret:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("workspace").filter(prefix=prefix, revoked_at__isnull=True).first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_hash(raw_key)):
+        return None
+    now = timezone.now()
+    # Touch at most once a minute: a hot key should not turn every request into a write.
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    return api_key
+
+
+def workspace_for_user(*, user: Any, workspace_id: str | None) -> Workspace | None:
+    workspaces = Workspace.objects.filter(memberships__user=user).order_by("created_at")
+    if workspace_id:
+        try:
+            return workspaces.filter(pk=uuid.UUID(workspace_id)).first()
+        except ValueError:
+            return None
+    return workspaces.first()
+
+
+def parse_id(value: Any) -> uuid.UUID:
+    """Ids are UUIDs; anything else is an id that does not exist (404, like a foreign one)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise NotFoundError() from exc
+
+
+def brand_list(*, workspace: Workspace) -> QuerySet[Brand]:
+    return Brand.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def brand_get_for_workspace(*, workspace: Workspace, brand_id: Any) -> Brand:
+    brand = brand_list(workspace=workspace).filter(pk=parse_id(brand_id)).first()
+    if brand is None:
+        raise NotFoundError()
+    return brand

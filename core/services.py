@@ -1,0 +1,69 @@
+"""Writes for core objects: workspaces, API keys, brands and their assets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import tempfile
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.assets import asset_check
+from core.models import ApiKey, Brand, BrandAsset, Workspace
+from core.selectors import API_KEY_PREFIX, api_key_hash
+from core.storage import get_storage
+
+
+def workspace_get_or_create(*, name: str) -> Workspace:
+    workspace, _ = Workspace.objects.get_or_create(name=name)
+    return workspace
+
+
+def api_key_create(*, workspace: Workspace, name: str) -> tuple[ApiKey, str]:
+    """Returns the key row and the raw key. The raw key exists only in this return value: shown once."""
+    prefix = secrets.token_hex(4)
+    raw_key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        workspace=workspace, name=name, prefix=prefix, key_hash=api_key_hash(raw_key)
+    )
+    return api_key, raw_key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def brand_create(*, workspace: Workspace, name: str, colors: dict[str, str]) -> Brand:
+    return Brand.objects.create(
+        workspace=workspace,
+        name=name,
+        color_primary=colors["primary"].upper(),
+        color_secondary=colors["secondary"].upper(),
+        color_text=colors["text"].upper(),
+    )
+
+
+def brand_asset_upload(*, brand: Brand, kind: str, data: bytes, original_name: str = "") -> BrandAsset:
+    checked = asset_check(kind=kind, data=data)
+    digest = hashlib.sha256(data).hexdigest()
+    # Content-addressed: the same file uploaded twice is stored once.
+    key = f"brands/{brand.workspace_id}/{brand.pk}/{kind}-{digest[:32]}.{checked.extension}"
+    storage = get_storage()
+    if not storage.exists(key):
+        with tempfile.TemporaryDirectory(prefix="reelsmith-asset-") as tmp:
+            path = Path(tmp) / f"upload.{checked.extension}"
+            path.write_bytes(data)
+            storage.put_file(key, path, content_type=checked.content_type)
+    with transaction.atomic():
+        return BrandAsset.objects.create(
+            brand=brand,
+            kind=kind,
+            storage_key=key,
+            content_type=checked.content_type,
+            size=len(data),
+            sha256=digest,
+            original_name=original_name[:255],
+            details=checked.details,
+        )

@@ -1,0 +1,71 @@
+# syntax=docker/dockerfile:1
+#
+# Reelsmith API: gunicorn serving core.wsgi (also the image of the migrate job and of beat).
+# Build context is the repository root:
+#   docker build -f infra/docker/api.Dockerfile -t reelsmith-api .
+# The context is filtered by api.Dockerfile.dockerignore (BuildKit reads <Dockerfile>.dockerignore).
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG TORCH_VERSION=2.13.0
+
+# ---------------------------------------------------------------------------------------------------------
+# build: a virtualenv with every runtime dependency; nothing of the toolchain reaches the final image.
+FROM ${PYTHON_IMAGE} AS build
+ARG TORCH_VERSION
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+
+# 1. torch first, from the CPU wheel index (PyPI's Linux wheel is the multi-GB CUDA build). The constraint
+#    file keeps step 2 from replacing it with another build.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu \
+ && echo "torch==${TORCH_VERSION}+cpu" > /opt/torch-constraint.txt
+
+# 2. The dependencies declared in pyproject.toml ([project].dependencies, no dev extras). Only
+#    pyproject.toml is copied here, so this layer is rebuilt when the dependencies change, not on every
+#    source edit. This is `pip install .` minus the project itself, which runs from /app (see below).
+COPY pyproject.toml /tmp/pyproject.toml
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+ && pip install -c /opt/torch-constraint.txt -r /tmp/requirements.txt \
+ && python -c "import torch, sys; v = torch.__version__; sys.exit(0 if v == '${TORCH_VERSION}+cpu' else 'unexpected torch ' + v)"
+
+# ---------------------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+# tini: PID 1 that forwards SIGTERM to gunicorn (graceful stop) and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 reelsmith \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/reelsmith --create-home \
+        --shell /usr/sbin/nologin reelsmith
+
+COPY --from=build /opt/venv /opt/venv
+
+# The source tree is the application: manage.py lives at the root and the apps carry non-Python files
+# (templates, schemas, migrations), so it is run from /app rather than installed into site-packages.
+# Owned by root, read-only to the app user; var/ is the only place it may write (emptyDir in k8s).
+WORKDIR /app
+COPY . /app
+RUN python -m compileall -q -j 0 /app \
+ && mkdir -p /app/var \
+ && chown 10001:10001 /app/var
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DJANGO_SETTINGS_MODULE=core.settings \
+    HOME=/home/reelsmith \
+    HF_HOME=/tmp/huggingface \
+    HF_HUB_OFFLINE=1 \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    REELSMITH_DEVICE=cpu
+
+USER 10001:10001
+EXPOSE 8000
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["gunicorn", "core.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "60"]

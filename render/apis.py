@@ -1,0 +1,155 @@
+"""HTTP interface for renders: request, read, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.auth import request_workspace
+from core.errors import ApplicationError, NotFoundError
+from core.models import Workspace
+from core.pagination import CursorPagination
+from core.selectors import brand_get_for_workspace
+from render.models import Render, RenderStatus
+from render.selectors import render_get_for_workspace, render_list, render_urls
+from render.services import render_cancel, render_request
+from templates.selectors import template_get_for_workspace, template_version_get
+
+NO_SUCH_TEMPLATE = "No such template."
+NO_SUCH_BRAND = "No such brand."
+BAD_IDEMPOTENCY_KEY = "Idempotency-Key must be 1 to 255 printable characters."
+
+
+class RenderOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=RenderStatus.choices)
+    video_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    duration = serializers.FloatField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    template = serializers.UUIDField(source="template_version.template_id")
+    version = serializers.IntegerField(source="template_version.version")
+    brand = serializers.UUIDField(source="brand_id")
+    campaign = serializers.UUIDField(source="campaign_id", allow_null=True)
+    external_id = serializers.CharField()
+    variables = serializers.JSONField()
+
+    def to_representation(self, instance: Render) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        data["error"] = instance.error or None if instance.status == RenderStatus.FAILED else None
+        return data
+
+    def get_video_url(self, render: Render) -> str | None:
+        return render_urls(render)["video_url"]
+
+    def get_thumbnail_url(self, render: Render) -> str | None:
+        return render_urls(render)["thumbnail_url"]
+
+
+def resolve_template_and_brand(
+    *, workspace: Workspace, template_id: Any, version: int | None, brand_id: Any
+) -> tuple[Any, Any]:
+    """Body references to another workspace's objects read exactly like ids that do not exist."""
+    try:
+        template = template_get_for_workspace(workspace=workspace, template_id=template_id)
+    except NotFoundError:
+        raise ApplicationError(NO_SUCH_TEMPLATE, fields={"template": NO_SUCH_TEMPLATE}) from None
+    template_version = template_version_get(template=template, version=version)
+    try:
+        brand = brand_get_for_workspace(workspace=workspace, brand_id=brand_id)
+    except NotFoundError:
+        raise ApplicationError(NO_SUCH_BRAND, fields={"brand": NO_SUCH_BRAND}) from None
+    return template_version, brand
+
+
+class RendersApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        template = serializers.UUIDField()
+        version = serializers.IntegerField(required=False, min_value=1)
+        brand = serializers.UUIDField()
+        variables = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+        callback_url = serializers.URLField(required=False, default="", max_length=2000)
+        external_id = serializers.CharField(required=False, default="", max_length=200, allow_blank=True)
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=RenderStatus.choices, required=False)
+        campaign = serializers.UUIDField(required=False)
+        external_id = serializers.CharField(required=False, max_length=200)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=RenderStatus.values),
+            OpenApiParameter("campaign", str),
+            OpenApiParameter("external_id", str),
+        ],
+        responses=RenderOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        renders = render_list(
+            workspace=request_workspace(request),
+            status=filters.validated_data.get("status"),
+            campaign_id=filters.validated_data.get("campaign"),
+            external_id=filters.validated_data.get("external_id"),
+        )
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(renders, request, view=self)
+        return paginator.get_paginated_response(RenderOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
+        responses={202: RenderOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key is not None and not (
+            0 < len(idempotency_key) <= 255 and idempotency_key.isprintable()
+        ):
+            raise ApplicationError(BAD_IDEMPOTENCY_KEY, fields={"Idempotency-Key": BAD_IDEMPOTENCY_KEY})
+        workspace = request_workspace(request)
+        template_version, brand = resolve_template_and_brand(
+            workspace=workspace,
+            template_id=data["template"],
+            version=data.get("version"),
+            brand_id=data["brand"],
+        )
+        render, _created = render_request(
+            workspace=workspace,
+            template_version=template_version,
+            brand=brand,
+            variables=data["variables"],
+            callback_url=data["callback_url"],
+            external_id=data["external_id"],
+            idempotency_key=idempotency_key,
+        )
+        render.refresh_from_db()
+        return Response(RenderOutputSerializer(render).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RenderDetailApi(APIView):
+    @extend_schema(responses=RenderOutputSerializer)
+    def get(self, request: Request, render_id: str) -> Response:
+        render = render_get_for_workspace(workspace=request_workspace(request), render_id=render_id)
+        return Response(RenderOutputSerializer(render).data)
+
+
+class RenderCancelApi(APIView):
+    @extend_schema(request=None, responses={202: RenderOutputSerializer})
+    def post(self, request: Request, render_id: str) -> Response:
+        render = render_get_for_workspace(workspace=request_workspace(request), render_id=render_id)
+        render = render_cancel(render=render)
+        return Response(RenderOutputSerializer(render).data, status=status.HTTP_202_ACCEPTED)

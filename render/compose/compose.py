@@ -1,0 +1,608 @@
+"""Turning a CompositionPlan into an H.264 MP4 (and a JPEG thumbnail) with one ffmpeg run.
+
+The filter graph is assembled from small builders, one per concern, each adding chains to a
+`_Graph` and returning the label of its output:
+
+    scene i:   background (colour | image covered + moved)  ->  text lines / logos on top
+    join:      xfade between consecutive scenes (or concat)  ->  [video]
+    audio:     music looped, trimmed to the video, volume, fade out  ->  [audio]
+
+Timing is counted in frames, never in seconds, so the total is exact: scene i owns the frames
+between round(fps * start_i) and round(fps * end_i). A fade of D frames overlaps two scenes, and
+xfade shortens the output by D, so each scene is rendered with extra frames at the cut (D // 2
+after the outgoing scene, the rest before the incoming one): the fade is centred on the planned
+cut and the total stays the sum of the scene durations.
+
+Why not ffmpeg-python for the graph: it has no node for source filters (`color=`), names every
+stream itself (`s0`, `s1`, ...), and leaves escaping of values to its own rules; the builders here
+are as short and keep every value going through `filter_spec`. Encoder settings live in one frozen
+`EncodeSettings`, so a later change can encode a scene (or a run of scenes, see `compose_args`) as
+its own segment with identical codec parameters and join segments with `-c copy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from render.compose.ffmpeg import ComposeError, chain, filter_spec, input_args, run_ffmpeg
+from render.compose.plan import (
+    Audio,
+    Background,
+    ColorBackground,
+    CompositionPlan,
+    ImageBackground,
+    ImageLayer,
+    Motion,
+    Scene,
+    TextLayer,
+    VideoInfo,
+)
+from render.compose.probe import AUDIO_INPUTS, IMAGE_INPUTS, MediaInput, check_media_input, probe
+from render.compose.text import PixelBox, fit_text, place_lines
+
+# Frame geometry we accept. Even sizes: yuv420p stores chroma at half resolution both ways.
+# 4096: H.264 level 5.1's widest frame (ITU-T H.264 Table A-1, 4096x2304); more is no ad format.
+MAX_FRAME_SIDE = 4096
+MAX_FPS = 60  # the fastest rate social platforms accept for upload (9:16 ads are 24-30 fps)
+
+# Ken Burns motion: 15 % zoom (or a 15 % wide pan) over a scene: visible, slow enough not to fight
+# the text for attention. A design choice, tuned by eye on 3 s scenes.
+MOTION_ZOOM = 0.15
+# zoompan crops at whole input pixels; on an image twice the frame size that rounding is half an
+# output pixel, which removes the visible stair-step jitter at 2x the filter cost (measured:
+# 1080x1920, 90 frames: 0.21 s at 1x, 0.58 s at 2x, 1.44 s at 3x on this 2-core machine).
+MOTION_SUPERSAMPLE = 2
+
+# Text sizes as fractions of the frame height. 1/12: a headline of 160 px on a 1920 px frame, about
+# ten lines of text fill the screen. 1/80: 24 px on 1920, the smallest we still call legible on a
+# phone. Design choices; fit_text goes below the minimum only to keep one line in a tiny box.
+MAX_FONT_FRACTION = 1 / 12
+MIN_FONT_FRACTION = 1 / 80
+
+AUDIO_FADE_OUT_S = 1.0  # "short fade out at the end": one second, or half the video if shorter
+MAX_VOLUME = 2.0  # +6 dB: enough to lift a quiet track; more clips mastered music
+
+# ffmpeg is given this long: 60 s to start and read inputs plus 20x the video's length, well above
+# the ~0.4x realtime measured for 1080x1920 at veryfast on 2 cores (benchmarks/compose.py).
+TIMEOUT_BASE_S = 60.0
+TIMEOUT_PER_VIDEO_S = 20.0
+THUMBNAIL_TIMEOUT_S = 60.0
+
+_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+# Metadata keys end up as `-metadata key=value`: no `=`, nothing a player would choke on.
+_METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
+
+
+class PlanError(ComposeError):
+    """The plan asks for something the compositor cannot draw; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeSettings:
+    """Every codec parameter of an output, in one place: segments encoded separately with the same
+    settings have identical SPS/PPS and can be joined by the concat demuxer with `-c copy`."""
+
+    preset: str = "veryfast"
+    # x264's CRF scale runs 0-51, 23 is its default, ~18 is visually lossless and 17-28 is the sane
+    # range (https://trac.ffmpeg.org/wiki/Encode/H.264). 21: a notch above default, since platforms
+    # re-encode uploads and flat brand colours show banding first.
+    crf: int = 21
+    # One IDR every 2 s: the keyframe interval platforms ask for (YouTube's upload recommendation is
+    # "2 seconds or less"); fixed (no scene-cut keyframes) so segment boundaries can fall on one.
+    gop_seconds: int = 2
+    audio_bitrate: str = "128k"  # AAC-LC stereo at 128 kb/s: transparent enough for background music
+    audio_sample_rate: int = 48_000  # the video world's rate; 48000/fps is whole for 24, 25, 30, 60
+
+    def video_args(self, fps: int) -> list[str]:
+        keyint = self.gop_seconds * fps
+        return [
+            "-c:v", "libx264",
+            "-preset", self.preset,
+            "-crf", str(self.crf),
+            "-profile:v", "high",
+            "-pix_fmt", "yuv420p",
+            "-g", str(keyint),
+            "-keyint_min", str(keyint),
+            "-sc_threshold", "0",
+            # The graph converts to BT.709 (HD's matrix); say so, or players guess per resolution.
+            "-colorspace", "bt709",
+            "-color_primaries", "bt709",
+            "-color_trc", "bt709",
+            "-color_range", "tv",
+        ]  # fmt: skip
+
+    def audio_args(self) -> list[str]:
+        return ["-c:a", "aac", "-b:a", self.audio_bitrate, "-ar", str(self.audio_sample_rate), "-ac", "2"]
+
+
+@dataclass(frozen=True, slots=True)
+class SceneTiming:
+    """A scene's frames in the output, and the extra frames rendered under the fades at its cuts."""
+
+    frames: int
+    lead_in: int = 0
+    lead_out: int = 0
+
+    @property
+    def rendered(self) -> int:
+        return self.lead_in + self.frames + self.lead_out
+
+
+def compose_video(
+    plan: CompositionPlan,
+    out_path: Path,
+    *,
+    workdir: Path,
+    preset: str = "veryfast",
+    settings: EncodeSettings | None = None,
+    timeout_s: float | None = None,
+) -> VideoInfo:
+    """Render `plan` to `out_path` (written whole or not at all) and return what the file is.
+
+    `workdir` receives the text files drawtext reads; the caller owns and removes it.
+    """
+    settings = settings or EncodeSettings(preset=preset)
+
+    # 1. Check the plan and every input file before anything reaches ffmpeg
+    check_plan(plan)
+    inputs = check_plan_inputs(plan)
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    # 2. Build the command: inputs, filter graph, encoder, container
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    args = compose_args(plan, partial, workdir=workdir, settings=settings, inputs=inputs)
+
+    # 3. Run it, then move the finished file into place so no reader sees half a video
+    timeout = timeout_s if timeout_s is not None else TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * plan.duration
+    try:
+        run_ffmpeg(args, timeout=timeout)
+        os.replace(partial, out_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return probe(out_path)
+
+
+def make_thumbnail(video_path: Path, out_path: Path, *, at_seconds: float) -> None:
+    """Write the frame at `at_seconds` of `video_path` as a JPEG."""
+    # 1. Check inputs
+    duration = probe(video_path).duration
+    if not 0 <= at_seconds < duration:
+        raise ComposeError(f"thumbnail time {at_seconds} s is outside the video (0 to {duration:.3f} s)")
+
+    # 2. Seek (accurately: ffmpeg decodes from the keyframe before and drops frames up to the
+    # time), convert to JPEG's full-range BT.601, write one frame
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    args = [
+        *input_args(video_path, options=["-ss", f"{at_seconds:.6f}"]),
+        "-vf", ",".join([
+            filter_spec("scale", out_color_matrix="bt601", out_range="pc"),
+            filter_spec("format", pix_fmts="yuvj420p"),
+        ]),
+        "-frames:v", "1",
+        "-c:v", "mjpeg",
+        "-q:v", "2",  # mjpeg quality, 2 (best) to 31: near-lossless for a poster frame
+        "-update", "1",
+        "-f", "image2",
+        str(partial),
+    ]  # fmt: skip
+
+    # 3. Run, and move the file into place
+    try:
+        run_ffmpeg(args, timeout=THUMBNAIL_TIMEOUT_S)
+        os.replace(partial, out_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+
+
+# --- Checking -------------------------------------------------------------------------------------
+
+
+def check_plan(plan: CompositionPlan) -> None:
+    """Raise PlanError naming the first field the compositor cannot honour, with its value."""
+    if not (0 < plan.width <= MAX_FRAME_SIDE and plan.width % 2 == 0):
+        _fail("width", f"must be even and in 2..{MAX_FRAME_SIDE}", plan.width)
+    if not (0 < plan.height <= MAX_FRAME_SIDE and plan.height % 2 == 0):
+        _fail("height", f"must be even and in 2..{MAX_FRAME_SIDE}", plan.height)
+    if not (isinstance(plan.fps, int) and 0 < plan.fps <= MAX_FPS):
+        _fail("fps", f"must be a whole number in 1..{MAX_FPS}", plan.fps)
+    if not plan.scenes:
+        _fail("scenes", "must not be empty", plan.scenes)
+    for index, scene in enumerate(plan.scenes):
+        if not (math.isfinite(scene.duration) and scene.duration > 0):
+            _fail(f"scenes[{index}].duration", "must be a positive number of seconds", scene.duration)
+    transition = plan.transition
+    if transition.type not in ("fade", "none"):
+        _fail("transition.type", "must be 'fade' or 'none'", transition.type)
+    if not (math.isfinite(transition.duration) and transition.duration >= 0):
+        _fail("transition.duration", "must be zero or a positive number of seconds", transition.duration)
+    frames = _scene_frames(plan)
+    fade = _fade_frames(plan)
+    for index, (scene, count) in enumerate(zip(plan.scenes, frames, strict=True)):
+        if count < 1:
+            _fail(f"scenes[{index}].duration", f"is shorter than one frame at {plan.fps} fps", scene.duration)
+        if len(plan.scenes) > 1 and count < fade:
+            _fail(
+                "transition.duration",
+                f"is longer than scene {index} ({scene.duration} s)",
+                transition.duration,
+            )
+        _check_scene(scene, index)
+    if plan.audio is not None and not (0 <= plan.audio.volume <= MAX_VOLUME):
+        _fail("audio.volume", f"must be in 0..{MAX_VOLUME}", plan.audio.volume)
+    for key, value in plan.metadata:
+        if not _METADATA_KEY.fullmatch(key):
+            _fail("metadata", "keys are a letter then up to 63 letters, digits, '_', '.', '-'", key)
+        if "\x00" in value:
+            _fail(f"metadata.{key}", "must not contain NUL", value)
+
+
+def _check_scene(scene: Scene, index: int) -> None:
+    where = f"scenes[{index}]"
+    background = scene.background
+    if isinstance(background, ColorBackground) and not _COLOR.fullmatch(background.color):
+        _fail(f"{where}.background.color", "must be #RRGGBB", background.color)
+    if isinstance(background, ImageBackground) and background.motion not in _MOTIONS:
+        _fail(f"{where}.background.motion", f"must be one of {sorted(_MOTIONS)}", background.motion)
+    for layer_index, layer in enumerate(scene.layers):
+        at = f"{where}.layers[{layer_index}]"
+        x, y, w, h = layer.box
+        if not (
+            all(math.isfinite(v) for v in layer.box)
+            and x >= 0
+            and y >= 0
+            and w > 0
+            and h > 0
+            and x + w <= 1 + _BOX_SLACK
+            and y + h <= 1 + _BOX_SLACK
+        ):
+            _fail(f"{at}.box", "must be [x, y, w, h] fractions with the box inside the frame", layer.box)
+        if isinstance(layer, TextLayer):
+            if not _COLOR.fullmatch(layer.color):
+                _fail(f"{at}.color", "must be #RRGGBB", layer.color)
+            if layer.align not in ("left", "center", "right"):
+                _fail(f"{at}.align", "must be left, center or right", layer.align)
+            if not layer.font_path.is_file():
+                _fail(f"{at}.font_path", "is not a file", str(layer.font_path))
+
+
+# Box fractions come from JSON floats: 0.08 + 0.84 may land a hair above 1.
+_BOX_SLACK = 1e-9
+_MOTIONS = frozenset({"none", "zoom_in", "zoom_out", "pan_left", "pan_right"})
+
+
+def check_plan_inputs(plan: CompositionPlan) -> dict[Path, MediaInput]:
+    """Probe every image and the music against the allowlists; ffmpeg reads each as probed."""
+    images = [scene.background.path for scene in plan.scenes if isinstance(scene.background, ImageBackground)]
+    images += [layer.path for scene in plan.scenes for layer in scene.layers if isinstance(layer, ImageLayer)]
+    inputs = {path: check_media_input(path, allowed_formats=IMAGE_INPUTS) for path in dict.fromkeys(images)}
+    if plan.audio is not None:
+        inputs[plan.audio.path] = check_media_input(plan.audio.path, allowed_formats=AUDIO_INPUTS)
+    return inputs
+
+
+def _fail(field_path: str, problem: str, value: object) -> None:
+    raise PlanError(f"{field_path}: {problem}, got {value!r}")
+
+
+# --- Timing ---------------------------------------------------------------------------------------
+
+
+def _scene_frames(plan: CompositionPlan) -> list[int]:
+    """Frames per scene, from rounded cumulative boundaries, so rounding never accumulates."""
+    boundaries = [0]
+    elapsed = 0.0
+    for scene in plan.scenes:
+        elapsed += scene.duration
+        boundaries.append(round(elapsed * plan.fps))
+    return [end - start for start, end in itertools.pairwise(boundaries)]
+
+
+def _fade_frames(plan: CompositionPlan) -> int:
+    if plan.transition.type != "fade" or len(plan.scenes) < 2:
+        return 0
+    return round(plan.transition.duration * plan.fps)
+
+
+def scene_timings(plan: CompositionPlan) -> tuple[SceneTiming, ...]:
+    """Each scene's frames, plus the frames it is extended by under the fades at its cuts."""
+    frames = _scene_frames(plan)
+    fade = _fade_frames(plan)
+    before_cut, after_cut = fade // 2, fade - fade // 2
+    last = len(frames) - 1
+    return tuple(
+        SceneTiming(
+            frames=count,
+            lead_in=after_cut if index > 0 else 0,
+            lead_out=before_cut if index < last else 0,
+        )
+        for index, count in enumerate(frames)
+    )
+
+
+# --- The command ----------------------------------------------------------------------------------
+
+
+def compose_args(
+    plan: CompositionPlan,
+    output: Path,
+    *,
+    workdir: Path,
+    settings: EncodeSettings,
+    inputs: dict[Path, MediaInput],
+) -> list[str]:
+    """The ffmpeg arguments rendering `plan` to `output`; writes the text files into `workdir`.
+
+    A cached-segment variant calls the same builders for a run of scenes (`_add_scene` for each,
+    `_add_join` over them) with the same `settings.video_args`, and leaves audio to the final join.
+    """
+    graph = _Graph(inputs)
+    timings = scene_timings(plan)
+
+    # 1. Each scene on its own: background, then its layers bottom to top
+    scene_labels = [
+        _add_scene(graph, plan, index, timing, workdir=workdir) for index, timing in enumerate(timings)
+    ]
+
+    # 2. Scenes joined: cross-faded over the frames each scene was extended by, or cut
+    video = _add_join(graph, scene_labels, timings, fps=plan.fps, fade=_fade_frames(plan))
+
+    # 3. Music, looped or cut to exactly the video's length
+    total_frames = sum(timing.frames for timing in timings)
+    audio = _add_audio(graph, plan.audio, total_frames, plan.fps, settings) if plan.audio else None
+
+    # 4. Encoders, metadata (ours only: nothing copied from inputs), container
+    return [
+        *graph.args(),
+        "-map", f"[{video}]",
+        *(["-map", f"[{audio}]", *settings.audio_args()] if audio else []),
+        *settings.video_args(plan.fps),
+        "-map_metadata", "-1",
+        "-map_chapters", "-1",
+        *_metadata_args(plan.metadata),
+        # faststart: moov before mdat, so playback starts before the download ends;
+        # use_metadata_tags: keep custom keys (the mp4 muxer drops unknown ones otherwise).
+        "-movflags", "+faststart+use_metadata_tags",
+        "-f", "mp4",
+        str(output),
+    ]  # fmt: skip
+
+
+def _metadata_args(metadata: Iterable[tuple[str, str]]) -> list[str]:
+    return [arg for key, value in metadata for arg in ("-metadata", f"{key}={value}")]
+
+
+@dataclass
+class _Graph:
+    """Inputs and filter chains of one ffmpeg run; hands out unique stream labels."""
+
+    media: dict[Path, MediaInput]
+    inputs: list[list[str]] = field(default_factory=list)
+    chains: list[str] = field(default_factory=list)
+    _count: int = 0
+
+    def add_input(self, path: Path, stream: str, *options: str) -> str:
+        """Add an input read as the format it was checked as; return its stream label."""
+        self.inputs.append(input_args(path, options=[*options, "-f", self.media[path].demuxer]))
+        return f"{len(self.inputs) - 1}:{stream}"
+
+    def label(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
+
+    def add(self, inputs: list[str], filters: list[str], prefix: str) -> str:
+        output = self.label(prefix)
+        self.chains.append(chain(inputs, filters, output))
+        return output
+
+    def args(self) -> list[str]:
+        return [*(arg for one in self.inputs for arg in one), "-filter_complex", ";".join(self.chains)]
+
+
+def _add_scene(
+    graph: _Graph, plan: CompositionPlan, index: int, timing: SceneTiming, *, workdir: Path
+) -> str:
+    scene = plan.scenes[index]
+    label = _add_background(graph, scene.background, timing.rendered, plan)
+    for layer_index, layer in enumerate(scene.layers):
+        box = _pixel_box(layer.box, plan.width, plan.height)
+        if isinstance(layer, TextLayer):
+            text_dir = workdir / f"scene{index}_layer{layer_index}"
+            label = _add_text(graph, label, layer, box, plan.height, text_dir)
+        else:
+            label = _add_image(graph, label, layer, box)
+    return label
+
+
+def _to_bt709() -> list[str]:
+    """RGB (or JPEG's full-range BT.601) to limited-range BT.709 yuv420p, square pixels."""
+    return [
+        filter_spec("scale", out_color_matrix="bt709", out_range="tv"),
+        filter_spec("format", pix_fmts="yuv420p"),
+        filter_spec("setsar", sar=1),
+    ]
+
+
+def _add_background(graph: _Graph, background: Background, frames: int, plan: CompositionPlan) -> str:
+    width, height, fps = plan.width, plan.height, plan.fps
+    if isinstance(background, ColorBackground):
+        # format=rgb24 first, so the conversion to YUV happens in our scale with BT.709
+        generate = [
+            filter_spec("color", c=f"0x{background.color[1:]}", s=f"{width}x{height}", r=fps),
+            filter_spec("trim", end_frame=frames),
+            filter_spec("format", pix_fmts="rgb24"),
+        ]
+        return graph.add([], [*generate, *_to_bt709()], "bg")
+
+    # An image: scaled to cover a frame `factor` times the output, centre-cropped to it, then
+    # zoompan draws `frames` frames from the single decoded picture.
+    factor = 1 if background.motion == "none" else MOTION_SUPERSAMPLE
+    zoom, x, y = _motion_expressions(background.motion, frames)
+    source = graph.add_input(background.path, "v")
+    filters = [
+        filter_spec(
+            "scale",
+            w=width * factor,
+            h=height * factor,
+            force_original_aspect_ratio="increase",
+            flags="lanczos",
+            out_color_matrix="bt709",
+            out_range="tv",
+        ),
+        filter_spec("crop", w=width * factor, h=height * factor),
+        filter_spec("format", pix_fmts="yuv444p"),  # zoompan crops 4:2:0 at even pixels only
+        filter_spec("zoompan", z=zoom, x=x, y=y, d=frames, s=f"{width}x{height}", fps=fps),
+        filter_spec("format", pix_fmts="yuv420p"),
+        filter_spec("setsar", sar=1),
+    ]
+    return graph.add([source], filters, "bg")
+
+
+def _motion_expressions(motion: Motion, frames: int) -> tuple[str, str, str]:
+    """zoompan's zoom, x and y expressions: progress runs 0 to 1 over the rendered frames."""
+    progress = f"on/{frames - 1}" if frames > 1 else "0"
+    centre_x, centre_y = "(iw-iw/zoom)/2", "(ih-ih/zoom)/2"
+    if motion == "zoom_in":
+        return f"1+{MOTION_ZOOM}*{progress}", centre_x, centre_y
+    if motion == "zoom_out":
+        return f"1+{MOTION_ZOOM}*(1-{progress})", centre_x, centre_y
+    if motion == "pan_right":  # the view travels from the left edge to the right edge
+        return f"1+{MOTION_ZOOM}", f"(iw-iw/zoom)*{progress}", centre_y
+    if motion == "pan_left":
+        return f"1+{MOTION_ZOOM}", f"(iw-iw/zoom)*(1-{progress})", centre_y
+    return "1", "0", "0"
+
+
+def _pixel_box(box: tuple[float, float, float, float], width: int, height: int) -> PixelBox:
+    """A fractional box in whole frame pixels, rounded at its edges and kept inside the frame."""
+    x, y, w, h = box
+    left, top = min(round(x * width), width), min(round(y * height), height)
+    right, bottom = min(round((x + w) * width), width), min(round((y + h) * height), height)
+    return PixelBox(left, top, right - left, bottom - top)
+
+
+def _add_text(
+    graph: _Graph, label: str, layer: TextLayer, box: PixelBox, frame_h: int, text_dir: Path
+) -> str:
+    """One drawtext per wrapped line, each reading its line from its own file (never the graph)."""
+    min_size = max(1, round(frame_h * MIN_FONT_FRACTION))
+    max_size = max(min_size, round(frame_h * MAX_FONT_FRACTION))
+    try:
+        fitted = fit_text(layer.text, box.w, box.h, layer.font_path, max_size=max_size, min_size=min_size)
+    except OSError as exc:  # Pillow could not read the font
+        raise PlanError(f"{layer.font_path}: not a usable font ({exc})") from exc
+    text_dir.mkdir(parents=True, exist_ok=True)
+    filters = []
+    for index, (line, (x, y)) in enumerate(
+        zip(fitted.lines, place_lines(fitted, box, layer.align), strict=True)
+    ):
+        if not line.strip():
+            continue
+        text_file = text_dir / f"line{index}.txt"
+        text_file.write_text(line, encoding="utf-8")
+        filters.append(
+            filter_spec(
+                "drawtext",
+                fontfile=str(layer.font_path),
+                textfile=str(text_file),
+                expansion="none",  # no %{...} expansion: the file's text is drawn as it is
+                text_shaping=1,  # HarfBuzz shaping and FriBiDi ordering (Arabic, Hebrew, ...)
+                fontsize=fitted.font_size,
+                fontcolor=f"0x{layer.color[1:]}",
+                x=x,
+                y=y,
+                y_align="font",  # y is the ascender line, as fit_text measured
+            )
+        )
+    return graph.add([label], filters, "text") if filters else label
+
+
+def _add_image(graph: _Graph, label: str, layer: ImageLayer, box: PixelBox) -> str:
+    """A logo scaled to fit inside its box, centred, alpha kept, laid over `label`."""
+    media = graph.media[layer.path]
+    if not (media.width and media.height):  # IMAGE_INPUTS demands a video stream: never here
+        raise ComposeError(f"{layer.path}: image without a size")
+    placement = _fit_inside(media.width, media.height, box)
+    if placement is None:
+        return label
+    width, height, x, y = placement
+    logo = graph.add(
+        [graph.add_input(layer.path, "v")],
+        [
+            filter_spec(
+                "scale", w=width, h=height, flags="lanczos", out_color_matrix="bt709", out_range="tv"
+            ),
+            filter_spec("format", pix_fmts="yuva420p"),
+        ],
+        "logo",
+    )
+    return graph.add([label, logo], [filter_spec("overlay", x=x, y=y, format="yuv420")], "layer")
+
+
+def _fit_inside(src_w: int, src_h: int, box: PixelBox) -> tuple[int, int, int, int] | None:
+    """Size and position of an image fitted inside `box`, on even pixels (None: box too small).
+
+    overlay on yuv420 floors x and y to even pixels, so the box is first shrunk to even edges and
+    the image given even sizes; then no rounding can move it past the box.
+    """
+    left, top = box.x + box.x % 2, box.y + box.y % 2
+    right, bottom = (box.x + box.w) & ~1, (box.y + box.h) & ~1
+    inner_w, inner_h = right - left, bottom - top
+    if inner_w < 2 or inner_h < 2:
+        return None
+    scale = min(inner_w / src_w, inner_h / src_h)
+    width = max(2, math.floor(src_w * scale) & ~1)
+    height = max(2, math.floor(src_h * scale) & ~1)
+    x = left + ((inner_w - width) // 2 & ~1)
+    y = top + ((inner_h - height) // 2 & ~1)
+    return width, height, x, y
+
+
+def _add_join(
+    graph: _Graph, labels: list[str], timings: tuple[SceneTiming, ...], *, fps: int, fade: int
+) -> str:
+    if len(labels) == 1:
+        return labels[0]
+    if fade == 0:
+        return graph.add(labels, [filter_spec("concat", n=len(labels), v=1, a=0)], "video")
+    # xfade's offset is where the fade starts in its first input, i.e. in everything joined so far.
+    joined, length = labels[0], timings[0].rendered
+    for label, timing in zip(labels[1:], timings[1:], strict=True):
+        offset = length - fade
+        xfade = filter_spec(
+            "xfade", transition="fade", duration=_seconds(fade, fps), offset=_seconds(offset, fps)
+        )
+        joined = graph.add([joined, label], [xfade], "video")
+        length = offset + timing.rendered
+    return joined
+
+
+def _seconds(frames: int, fps: int) -> str:
+    # Microseconds: the unit ffmpeg parses durations into; rescaled to 1/fps it rounds to the frame.
+    return f"{frames / fps:.6f}"
+
+
+def _add_audio(graph: _Graph, audio: Audio, total_frames: int, fps: int, settings: EncodeSettings) -> str:
+    rate = settings.audio_sample_rate
+    total_s = total_frames / fps
+    fade_s = min(AUDIO_FADE_OUT_S, total_s / 2)
+    # -stream_loop -1 repeats a short track for ever; atrim then cuts it at the video's last sample.
+    source = graph.add_input(audio.path, "a:0", "-stream_loop", "-1")
+    # Mono goes to both ears at full level (the default upmix puts it at -3 dB, as a centre channel).
+    upmix = [filter_spec("pan", args="stereo|c0=c0|c1=c0")] if graph.media[audio.path].channels == 1 else []
+    filters = [
+        *upmix,
+        filter_spec("aformat", sample_fmts="fltp", sample_rates=rate, channel_layouts="stereo"),
+        filter_spec("atrim", end_sample=round(total_frames * rate / fps)),
+        filter_spec("volume", volume=audio.volume),
+        filter_spec("afade", t="out", st=f"{total_s - fade_s:.6f}", d=f"{fade_s:.6f}"),
+    ]
+    return graph.add([source], filters, "audio")

@@ -1,0 +1,128 @@
+"""The model registry: which models the engine serves, how they load, and what they default to.
+
+A model's directory is `<REELSMITH_MODEL_CACHE>/<name>` unless `REELSMITH_MODEL_DIR_<NAME>` names another
+one. It is a diffusers `save_pretrained` directory; nothing is ever downloaded from a hub. `tiny-sd` is
+built there from config on first use; the real models must be put there (from the model bucket).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from render.engine.config import EngineSettings, engine_settings, model_dir_env_name
+from render.engine.errors import ModelNotInstalledError, UnknownModelError
+from render.engine.types import ShapeKey
+
+CudaDtype = Literal["bfloat16", "float16"]
+
+TINY_SD = "tiny-sd"
+SD_TURBO = "sd-turbo"
+SDXL_TURBO = "sdxl-turbo"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    pipeline_class: str  # a diffusers pipeline class name, e.g. "StableDiffusionPipeline"
+    path: Path
+    dtype_cuda: CudaDtype
+    default_steps: int
+    default_guidance: float
+    width: int
+    height: int
+    buildable: bool  # built locally from config when its directory is missing (tiny-sd only)
+
+    def shape_key(
+        self,
+        *,
+        steps: int | None = None,
+        guidance: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> ShapeKey:
+        """This model's ShapeKey, its defaults filled in."""
+        return ShapeKey(
+            model=self.name,
+            width=self.width if width is None else width,
+            height=self.height if height is None else height,
+            steps=self.default_steps if steps is None else steps,
+            guidance=self.default_guidance if guidance is None else guidance,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    pipeline_class: str
+    dtype_cuda: CudaDtype
+    default_steps: int
+    default_guidance: float
+    width: int
+    height: int
+    buildable: bool = False
+
+
+_REGISTRY: dict[str, _Entry] = {
+    # Random weights, for tests, the embedded demo and CPU benchmarks. 64^2 with 2 steps: the size of
+    # diffusers' own SD fast tests. Guidance 0 like the turbo models, so one UNet pass per step.
+    TINY_SD: _Entry("StableDiffusionPipeline", "bfloat16", 2, 0.0, 64, 64, buildable=True),
+    # stabilityai/sd-turbo model card: 512^2, 1 step (up to 4), guidance_scale=0.0 (trained without CFG).
+    SD_TURBO: _Entry("StableDiffusionPipeline", "bfloat16", 1, 0.0, 512, 512),
+    # stabilityai/sdxl-turbo model card: 512^2, 1 step, guidance_scale=0.0. bf16, not fp16: the SDXL VAE
+    # overflows in fp16 (diffusers upcasts it, `force_upcast`), bf16 has fp32's range.
+    SDXL_TURBO: _Entry("StableDiffusionXLPipeline", "bfloat16", 1, 0.0, 512, 512),
+}
+
+
+def model_names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def model_dir(name: str, *, settings: EngineSettings | None = None) -> Path:
+    """Where model `name` lives: its REELSMITH_MODEL_DIR_<NAME> override, else `<model cache>/<name>`."""
+    settings = settings or engine_settings()
+    override = settings.model_dirs.get(model_dir_env_name(name))
+    return override if override is not None else settings.model_cache / name
+
+
+def model_spec(name: str, *, settings: EngineSettings | None = None) -> ModelSpec:
+    """The registered model `name`, its directory resolved; raises UnknownModelError."""
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise UnknownModelError(f"unknown model {name!r}; registered: {', '.join(_REGISTRY)}")
+    return ModelSpec(
+        name=name,
+        pipeline_class=entry.pipeline_class,
+        path=model_dir(name, settings=settings),
+        dtype_cuda=entry.dtype_cuda,
+        default_steps=entry.default_steps,
+        default_guidance=entry.default_guidance,
+        width=entry.width,
+        height=entry.height,
+        buildable=entry.buildable,
+    )
+
+
+def model_is_installed(spec: ModelSpec) -> bool:
+    return (spec.path / "model_index.json").is_file()
+
+
+def model_ensure_installed(spec: ModelSpec) -> Path:
+    """Return the model's directory, building it first if it is buildable and missing.
+
+    Raises ModelNotInstalledError, naming the directory, for a real model that is not there.
+    """
+    if model_is_installed(spec):
+        return spec.path
+    if not spec.buildable:
+        raise ModelNotInstalledError(
+            f"model {spec.name!r} is not installed: {spec.path} has no model_index.json. Put the model's "
+            f"diffusers directory there, or point {model_dir_env_name(spec.name)} at it."
+        )
+    if spec.name != TINY_SD:
+        raise ModelNotInstalledError(f"model {spec.name!r} is marked buildable but has no builder")
+    from render.engine.tiny import build_tiny_sd
+
+    build_tiny_sd(spec.path)
+    return spec.path

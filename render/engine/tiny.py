@@ -1,0 +1,238 @@
+"""`tiny-sd`: a small Stable Diffusion pipeline built from config with random weights.
+
+Tests, the embedded demo and the CPU benchmarks load it through the same `from_pretrained` path as the
+real models, so it is built once into the local model cache and saved with `save_pretrained`. Nothing
+is downloaded: the configs are written here and the CLIP tokenizer's vocabulary is made locally.
+
+The component sizes follow the tiny configs of diffusers' own Stable Diffusion tests
+(diffusers tests/pipelines/stable_diffusion/test_stable_diffusion.py, `get_dummy_components`), which
+are small enough to run many times a second on a laptop CPU yet have every block type of SD 1.x.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+# Fixed seed so that two builds give byte-identical weights (any constant works; 0 is the diffusers tests').
+BUILD_SEED = 0
+
+# CLIP's context length (openai/clip-vit-large-patch14 tokenizer_config.json: model_max_length 77).
+# The SD pipelines pad every prompt to `tokenizer.model_max_length`.
+CLIP_MAX_LENGTH = 77
+
+# How many BPE merges the tiny tokenizer learns from its corpus below. Enough that common words become
+# one or two tokens, small enough that the vocabulary stays far below real CLIP's 49,408.
+TINY_BPE_MERGES = 256
+
+# Text-feature width = the UNet's cross-attention width (diffusers' SD fast tests use 8).
+TINY_TEXT_WIDTH = 8
+
+# Module construction draws from torch's global RNG; two threads building at once would interleave their
+# draws and break reproducibility. (Processes have their own RNG: the atomic rename covers them.)
+_BUILD_LOCK = threading.Lock()
+
+# A few words shaped like marketing prompts: the tiny tokenizer learns its merges from them.
+_BPE_CORPUS = """
+a photo of a happy customer holding a coffee cup in a bright modern kitchen, soft morning light
+portrait of a smiling woman at her desk in an office, product on the table, studio lighting
+the city skyline at sunset with a red car on the street, cinematic, highly detailed, sharp focus
+a family on the beach in summer, blue sky, ocean waves, golden hour, warm colors, film grain
+a cozy living room with plants and a laptop, minimalist interior, clean white background
+mountains and a lake in the forest, landscape photography, wide angle, dramatic clouds, winter snow
+a running shoe on a wooden floor, advertising photo, bokeh, vibrant, high quality, 4k, trending
+the team celebrating in the store, fashion model, elegant dress, night, neon lights, rain reflections
+blurry, low quality, watermark, text, logo, deformed, ugly, bad anatomy, extra fingers, cropped
+"""
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable unicode table that CLIP's byte-level BPE is defined over.
+
+    Copied from openai/CLIP clip/simple_tokenizer.py (`bytes_to_unicode`): the 188 printable latin-1 bytes
+    map to themselves, the other 68 to code points from 256 on, so every byte is one visible character.
+    """
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    byte_values = printable[:]
+    code_points = printable[:]
+    extra = 0
+    for byte in range(2**8):
+        if byte not in byte_values:
+            byte_values.append(byte)
+            code_points.append(2**8 + extra)
+            extra += 1
+    return dict(zip(byte_values, map(chr, code_points), strict=True))
+
+
+def _learn_merges(corpus: str, n_merges: int) -> list[tuple[str, str]]:
+    """Learn BPE merges from `corpus`, most frequent pair first, ties broken alphabetically (deterministic).
+
+    Words are split like CLIP's pre-tokenizer does for plain lowercase text (on whitespace and punctuation),
+    written in the byte-unicode alphabet, with `</w>` on each word's last symbol.
+    """
+    byte_encoder = bytes_to_unicode()
+    words: Counter[tuple[str, ...]] = Counter()
+    for raw in corpus.lower().replace(",", " ").split():
+        symbols = [byte_encoder[b] for b in raw.encode("utf-8")]
+        symbols[-1] += "</w>"
+        words[tuple(symbols)] += 1
+
+    merges: list[tuple[str, str]] = []
+    for _ in range(n_merges):
+        pairs: Counter[tuple[str, str]] = Counter()
+        for word, count in words.items():
+            for pair in itertools.pairwise(word):
+                pairs[pair] += count
+        if not pairs:
+            break
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        merges.append(best)
+        merged: Counter[tuple[str, ...]] = Counter()
+        for word, count in words.items():
+            out: list[str] = []
+            i = 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                    out.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            merged[tuple(out)] += count
+        words = merged
+    return merges
+
+
+def build_tiny_tokenizer() -> Any:
+    """A real byte-level BPE `CLIPTokenizer`, vocabulary made here (no hub download).
+
+    transformers 5 builds `CLIPTokenizer` from `vocab=dict` and `merges=list of pairs`
+    (transformers/models/clip/tokenization_clip.py); the old `vocab_file`/`merges_file` arguments are
+    swallowed by `**kwargs` and leave a 3-entry vocabulary, so every prompt would tokenize alike.
+    Layout mirrors real CLIP: 256 byte symbols, their 256 `</w>` forms, the merges, then
+    `<|startoftext|>` and `<|endoftext|>` last.
+    """
+    from transformers import CLIPTokenizer
+
+    symbols = list(bytes_to_unicode().values())
+    vocab: dict[str, int] = {}
+    for token in [*symbols, *(s + "</w>" for s in symbols)]:
+        vocab[token] = len(vocab)
+    merges = _learn_merges(_BPE_CORPUS, TINY_BPE_MERGES)
+    for left, right in merges:
+        vocab.setdefault(left + right, len(vocab))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    # transformers annotates `merges` as list[str], but hands it straight to tokenizers.models.BPE, which
+    # takes (left, right) pairs.
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_LENGTH)  # type: ignore[arg-type]
+
+
+def build_tiny_components() -> dict[str, Any]:
+    """The pipeline's components, random weights from `BUILD_SEED`, without touching the global RNG."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = build_tiny_tokenizer()
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(BUILD_SEED)
+        # Sizes from diffusers' current SD fast tests (tests/pipelines/stable_diffusion/
+        # test_stable_diffusion.py, `get_dummy_components`): two levels of 4/8 channels, one layer per
+        # block, width-8 text features, four latent channels like SD. Every block type of SD 1.x is there.
+        unet = UNet2DConditionModel(
+            block_out_channels=(4, 8),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=TINY_TEXT_WIDTH,
+            norm_num_groups=2,
+        )
+        vae = AutoencoderKL(
+            block_out_channels=[4, 8],
+            in_channels=3,
+            out_channels=3,
+            down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+            up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+            latent_channels=4,
+            norm_num_groups=2,
+        )
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+                hidden_size=TINY_TEXT_WIDTH,
+                intermediate_size=16,
+                layer_norm_eps=1e-05,
+                num_attention_heads=2,
+                num_hidden_layers=2,
+                max_position_embeddings=CLIP_MAX_LENGTH,
+                vocab_size=len(tokenizer),
+            )
+        )
+    # SD 1.x's scheduler settings (runwayml/stable-diffusion-v1-5 scheduler_config.json); "trailing"
+    # spacing is what SD-Turbo uses so few-step sampling starts from pure noise.
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        steps_offset=1,
+        timestep_spacing="trailing",
+    )
+    return {
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "scheduler": scheduler,
+    }
+
+
+def build_tiny_sd(path: Path) -> None:
+    """Build tiny-sd and save it at `path` with `save_pretrained`, atomically.
+
+    The pipeline is written into a temporary directory beside `path` and renamed into place, so a reader
+    never sees half a model. If another process wins the race, its (identical) build is kept.
+    """
+    from diffusers import StableDiffusionPipeline
+
+    path = Path(path)
+    if (path / "model_index.json").is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pipe: Any = StableDiffusionPipeline(
+        **build_tiny_components(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
+    try:
+        pipe.save_pretrained(tmp)
+        try:
+            # rename(2) is atomic and replaces `path` only if it is missing or an empty directory.
+            os.rename(tmp, path)
+        except OSError:
+            if not (path / "model_index.json").is_file():
+                raise
+            # Another process finished first; its build is the same bytes.
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(tmp)

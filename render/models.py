@@ -1,0 +1,168 @@
+"""Renders (one personalised video) and Generations (one content-addressed diffusion output).
+
+State changes are conditional updates (`UPDATE … WHERE status = expected`) made by `render.services`; the
+database is the source of truth and tasks only carry ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from campaigns.models import Campaign, Recipient
+from core.models import Brand, Workspace
+from templates.models import TemplateVersion
+
+
+class RenderStatus(models.TextChoices):
+    QUEUED = "queued"
+    GENERATING = "generating"
+    COMPOSING = "composing"
+    UPLOADING = "uploading"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+FINAL_RENDER_STATUSES = (RenderStatus.SUCCEEDED, RenderStatus.FAILED, RenderStatus.CANCELED)
+ACTIVE_RENDER_STATUSES = (
+    RenderStatus.QUEUED,
+    RenderStatus.GENERATING,
+    RenderStatus.COMPOSING,
+    RenderStatus.UPLOADING,
+)
+
+
+class Priority(models.IntegerChoices):
+    """Lower runs first (Redis/kombu priority order). Single API renders go ahead of campaign batches."""
+
+    INTERACTIVE = 0
+    CAMPAIGN = 6
+
+
+class Render(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="renders")
+    template_version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="renders")
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="renders")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="renders"
+    )
+    recipient = models.ForeignKey(
+        Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="renders"
+    )
+    variables = models.JSONField()  # every declared variable's final value (defaults applied)
+    status = models.CharField(max_length=16, choices=RenderStatus.choices, default=RenderStatus.QUEUED)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.INTERACTIVE)
+    # Starts of the current stage's task; a stage that starts more than REELSMITH_MAX_ATTEMPTS times is poison.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    callback_url = models.URLField(max_length=2000, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    # NULL, not "", when absent: the partial UNIQUE constraint below must ignore renders without a key.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_hash = models.CharField(max_length=64, blank=True)
+    video_key = models.CharField(max_length=300, blank=True)
+    thumbnail_key = models.CharField(max_length=300, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="render_idempotency_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "recipient"],
+                condition=models.Q(recipient__isnull=False),
+                name="render_one_per_recipient",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["workspace", "external_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"render {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_RENDER_STATUSES
+
+
+class GenerationStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Generation(models.Model):
+    """One picture, keyed by the hash of everything that determines it. Made once, reused by every render."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    model = models.CharField(max_length=64)
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    seed = models.BigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    steps = models.PositiveSmallIntegerField()
+    guidance = models.FloatField()
+    scheduler = models.CharField(max_length=64, default="default")
+    # Requests with the same shape key can share one batched pipeline call.
+    shape_key = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=GenerationStatus.choices, default=GenerationStatus.PENDING
+    )
+    priority = models.PositiveSmallIntegerField(default=Priority.INTERACTIVE)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)  # pipeline executions that produced this picture (metrics)
+    error = models.TextField(blank=True)
+    image_key = models.CharField(max_length=300, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "shape_key", "priority", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"generation {self.key[:12]} ({self.status})"
+
+
+class RenderGeneration(models.Model):
+    """A render waits on these. `cache_hit`: the picture already existed or was already on its way."""
+
+    render = models.ForeignKey(Render, on_delete=models.CASCADE, related_name="generation_links")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="render_links")
+    cache_hit = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["render", "generation"], name="render_generation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.render_id} waits on {self.generation_id[:12]}"
+
+
+class GenerationBatch(models.Model):
+    """One pipeline call: its size (for the batch-size histogram) and how long it took."""
+
+    model = models.CharField(max_length=64)
+    size = models.PositiveSmallIntegerField()
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.model} batch of {self.size}"

@@ -1,0 +1,520 @@
+"""Render and Generation state machines: request, plan, generate (claim, run, record), compose, cancel, reconcile.
+
+Every transition is a conditional update on the expected status, so a task that runs twice, or a render
+canceled mid-flight, changes nothing the second time (RELIABILITY R2). Tasks carry ids; these functions
+re-read the database. A stage that starts more than REELSMITH_MAX_ATTEMPTS times is failed with a reason (R3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign, Recipient
+from core.errors import ConflictError
+from core.models import Brand, Workspace
+from core.storage import get_storage
+from render.models import (
+    ACTIVE_RENDER_STATUSES,
+    Generation,
+    GenerationBatch,
+    GenerationStatus,
+    Priority,
+    Render,
+    RenderGeneration,
+    RenderStatus,
+)
+from render.planning import BrandFiles, GenerationSpec, composition_plan, generation_specs
+from render.queue import enqueue
+from templates.models import TemplateVersion
+from templates.spec import variables_resolve
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_CONFLICT = "This Idempotency-Key was already used with a different request body."
+ALREADY_FINISHED = "The render has already finished."
+GENERATION_GAVE_UP = "Generating the background image failed {attempts} times: {reason}"
+COMPOSE_GAVE_UP = "Composing the video failed {attempts} times: {reason}"
+STUCK_GAVE_UP = "The render stopped making progress {attempts} times (worker lost); giving up."
+
+TASK_PLAN = "render.plan"
+TASK_GENERATE = "render.generate"
+TASK_COMPOSE = "render.compose"
+
+
+# --- transitions -----------------------------------------------------------------------------------------------
+
+
+def _transition(render_id: Any, expected: Iterable[str], to: str, **fields: Any) -> bool:
+    now = timezone.now()
+    if to in (RenderStatus.SUCCEEDED, RenderStatus.FAILED, RenderStatus.CANCELED):
+        fields.setdefault("finished_at", now)
+    updated = Render.objects.filter(pk=render_id, status__in=list(expected)).update(
+        status=to, updated_at=now, **fields
+    )
+    return updated == 1
+
+
+def render_fail(*, render_id: Any, reason: str) -> bool:
+    failed = _transition(render_id, ACTIVE_RENDER_STATUSES, RenderStatus.FAILED, error=reason[:2000])
+    if failed:
+        logger.warning("render %s failed: %s", render_id, reason)
+    return failed
+
+
+# --- request ---------------------------------------------------------------------------------------------------
+
+
+def _request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+
+
+def render_request(
+    *,
+    workspace: Workspace,
+    template_version: TemplateVersion,
+    brand: Brand,
+    variables: Any,
+    callback_url: str = "",
+    external_id: str = "",
+    idempotency_key: str | None = None,
+    campaign: Campaign | None = None,
+    recipient: Recipient | None = None,
+    priority: int = Priority.INTERACTIVE,
+) -> tuple[Render, bool]:
+    """Accept a render: returns (render, created). The same Idempotency-Key and body give the same render."""
+    body = {
+        "template": str(template_version.template_id),
+        "version": template_version.version,
+        "brand": str(brand.pk),
+        "variables": variables,
+        "callback_url": callback_url,
+        "external_id": external_id,
+    }
+    request_hash = _request_hash(body)
+    if idempotency_key:
+        existing = Render.objects.filter(workspace=workspace, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _idempotent_replay(existing, request_hash), False
+    values = variables_resolve(declared=template_version.variables, values=variables)
+    try:
+        with transaction.atomic():
+            render = Render.objects.create(
+                workspace=workspace,
+                template_version=template_version,
+                brand=brand,
+                campaign=campaign,
+                recipient=recipient,
+                variables=values,
+                priority=priority,
+                callback_url=callback_url,
+                external_id=external_id,
+                idempotency_key=idempotency_key or None,
+                request_hash=request_hash,
+            )
+            enqueue(TASK_PLAN, str(render.pk), priority=priority)
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its render.
+        if not idempotency_key:
+            raise
+        existing = Render.objects.get(workspace=workspace, idempotency_key=idempotency_key)
+        return _idempotent_replay(existing, request_hash), False
+    return render, True
+
+
+def _idempotent_replay(existing: Render, request_hash: str) -> Render:
+    if existing.request_hash != request_hash:
+        raise ConflictError(IDEMPOTENCY_CONFLICT, fields={"Idempotency-Key": IDEMPOTENCY_CONFLICT})
+    return existing
+
+
+def render_cancel(*, render: Render) -> Render:
+    if not _transition(render.pk, ACTIVE_RENDER_STATUSES, RenderStatus.CANCELED):
+        render.refresh_from_db()
+        if render.status != RenderStatus.CANCELED:
+            raise ConflictError(ALREADY_FINISHED)
+    render.refresh_from_db()
+    return render
+
+
+# --- plan --------------------------------------------------------------------------------------------------------
+
+
+def _generation_for(spec: GenerationSpec, priority: int) -> tuple[Generation, bool]:
+    generation, created = Generation.objects.get_or_create(
+        key=spec.key,
+        defaults={
+            "model": spec.model,
+            "prompt": spec.prompt,
+            "negative_prompt": spec.negative_prompt,
+            "seed": spec.seed,
+            "width": spec.width,
+            "height": spec.height,
+            "steps": spec.steps,
+            "guidance": spec.guidance,
+            "scheduler": spec.scheduler,
+            "shape_key": spec.shape_key,
+            "priority": priority,
+        },
+    )
+    if not created:
+        # A picture that failed for an earlier render gets a fresh set of attempts for this one.
+        Generation.objects.filter(pk=generation.pk, status=GenerationStatus.FAILED).update(
+            status=GenerationStatus.PENDING, attempts=0, error="", updated_at=timezone.now()
+        )
+        # An interactive render waiting on a campaign's picture pulls it forward.
+        Generation.objects.filter(pk=generation.pk, priority__gt=priority).update(priority=priority)
+        generation.refresh_from_db()
+    return generation, created
+
+
+def render_plan(*, render_id: Any) -> None:
+    with transaction.atomic():
+        render = (
+            Render.objects.select_for_update()
+            .select_related("template_version")
+            .filter(pk=render_id, status=RenderStatus.QUEUED)
+            .first()
+        )
+        if render is None:
+            return  # canceled, or already planned by an earlier delivery of this task
+        specs = [
+            s for s in generation_specs(render.template_version.spec, render.variables, _default_model()) if s
+        ]
+        waiting_shapes: set[str] = set()
+        for spec in {s.key: s for s in specs}.values():
+            generation, created = _generation_for(spec, render.priority)
+            RenderGeneration.objects.get_or_create(
+                render=render, generation=generation, defaults={"cache_hit": not created}
+            )
+            if generation.status != GenerationStatus.SUCCEEDED:
+                waiting_shapes.add(generation.shape_key)
+        if waiting_shapes:
+            _transition(render.pk, [RenderStatus.QUEUED], RenderStatus.GENERATING, attempts=0)
+            for shape_key in sorted(waiting_shapes):
+                enqueue(TASK_GENERATE, shape_key, priority=render.priority)
+        else:
+            _transition(render.pk, [RenderStatus.QUEUED], RenderStatus.COMPOSING, attempts=0)
+            enqueue(TASK_COMPOSE, str(render.pk), priority=render.priority)
+
+
+def _default_model() -> str:
+    return str(settings.REELSMITH_DEFAULT_MODEL)
+
+
+# --- generate: claim, run, record ----------------------------------------------------------------------------
+
+
+def generation_claim_batch(*, shape_key: str, max_batch: int) -> list[Generation]:
+    """Claim up to `max_batch` pending Generations of one shape, most urgent first. Concurrent workers
+    never claim the same row: locked rows are skipped (`FOR UPDATE SKIP LOCKED` on PostgreSQL)."""
+    with transaction.atomic():
+        keys = list(
+            Generation.objects.select_for_update(skip_locked=True)
+            .filter(status=GenerationStatus.PENDING, shape_key=shape_key)
+            .order_by("priority", "created_at")
+            .values_list("key", flat=True)[:max_batch]
+        )
+        if not keys:
+            return []
+        Generation.objects.filter(key__in=keys, status=GenerationStatus.PENDING).update(
+            status=GenerationStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            claimed_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        return list(Generation.objects.filter(key__in=keys).order_by("priority", "created_at"))
+
+
+def generation_release(*, generations: Sequence[Generation]) -> None:
+    """Hand claimed Generations back (the worker is about to exit); their attempts stay counted."""
+    Generation.objects.filter(key__in=[g.key for g in generations], status=GenerationStatus.RUNNING).update(
+        status=GenerationStatus.PENDING, claimed_at=None, updated_at=timezone.now()
+    )
+
+
+def generation_run_batch(*, shape_key: str, max_batch: int) -> int:
+    """Claim, run, record. Returns how many Generations were claimed (0: nothing to do)."""
+    from render.engine.errors import FatalEngineError
+    from render.engine.pipeline import get_engine
+    from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
+
+    # 1. Claim. Poison pictures (tried too often) are failed without running them again.
+    claimed = generation_claim_batch(shape_key=shape_key, max_batch=max_batch)
+    if not claimed:
+        return 0
+    runnable = [g for g in claimed if g.attempts <= settings.REELSMITH_MAX_ATTEMPTS]
+    for generation in claimed:
+        if generation.attempts > settings.REELSMITH_MAX_ATTEMPTS:
+            _generation_give_up(generation, generation.error or "the worker running it was lost")
+    if not runnable:
+        return len(claimed)
+
+    # 2. Run one batched pipeline call.
+    first = runnable[0]
+    shape = ShapeKey(first.model, first.width, first.height, first.steps, first.guidance, first.scheduler)
+    requests = [
+        GenerationRequest(
+            key=g.key, shape=shape, prompt=g.prompt, seed=g.seed, negative_prompt=g.negative_prompt
+        )
+        for g in runnable
+    ]
+    started = time.monotonic()
+    try:
+        results: list[GenerationResult] = get_engine(first.model).run_batch(requests)
+    except FatalEngineError:
+        # The device is in a state no retry in this process fixes: give the work back and let a fresh
+        # process take over (the GPU worker's pool replaces this child).
+        generation_release(generations=runnable)
+        logger.critical("fatal engine error; exiting so a fresh worker process takes over", exc_info=True)
+        os._exit(70)  # EX_SOFTWARE; a clean sys.exit would be caught by Celery's task machinery
+    except Exception as exc:  # any other failure fails every member of this batch with the reason
+        logger.exception("generation batch failed")
+        results = [GenerationResult(key=g.key, error=f"{type(exc).__name__}: {exc}") for g in runnable]
+    seconds = time.monotonic() - started
+    GenerationBatch.objects.create(model=first.model, size=len(runnable), seconds=seconds)
+
+    # 3. Record: one result per Generation.
+    generation_record_results(generations=runnable, results=results)
+    return len(claimed)
+
+
+def generation_record_results(*, generations: Sequence[Generation], results: Sequence[Any]) -> None:
+    by_key = {g.key: g for g in generations}
+    if [r.key for r in results] != list(by_key):
+        raise RuntimeError("engine returned results that do not match its requests one to one")
+    storage = get_storage()
+    succeeded: list[str] = []
+    retry_shapes: set[str] = set()
+    for result in results:
+        generation = by_key[result.key]
+        if result.ok:
+            image_key = f"generations/{generation.key[:2]}/{generation.key}.png"
+            with tempfile.TemporaryDirectory(prefix="reelsmith-gen-") as tmp:
+                path = Path(tmp) / "image.png"
+                result.image.save(path, format="PNG")
+                storage.put_file(image_key, path, content_type="image/png")
+            Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING).update(
+                status=GenerationStatus.SUCCEEDED,
+                image_key=image_key,
+                runs=F("runs") + 1,
+                error="",
+                updated_at=timezone.now(),
+            )
+            succeeded.append(generation.pk)
+        elif generation.attempts >= settings.REELSMITH_MAX_ATTEMPTS:
+            _generation_give_up(generation, result.error or "unknown error")
+        else:
+            Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING).update(
+                status=GenerationStatus.PENDING, error=(result.error or "")[:2000], updated_at=timezone.now()
+            )
+            retry_shapes.add(generation.shape_key)
+    for shape_key in sorted(retry_shapes):
+        enqueue(TASK_GENERATE, shape_key)
+    renders_advance(generation_keys=succeeded)
+
+
+def _generation_give_up(generation: Generation, reason: str) -> None:
+    Generation.objects.filter(pk=generation.pk).exclude(status=GenerationStatus.SUCCEEDED).update(
+        status=GenerationStatus.FAILED, error=reason[:2000], updated_at=timezone.now()
+    )
+    message = GENERATION_GAVE_UP.format(attempts=generation.attempts, reason=reason)
+    for render_id in RenderGeneration.objects.filter(generation=generation).values_list(
+        "render_id", flat=True
+    ):
+        render_fail(render_id=render_id, reason=message)
+
+
+def renders_advance(*, generation_keys: Sequence[str]) -> None:
+    """Send on to compose every waiting render whose pictures are now all ready (fan-in is a count)."""
+    if not generation_keys:
+        return
+    candidates = (
+        Render.objects.filter(
+            status=RenderStatus.GENERATING, generation_links__generation_id__in=generation_keys
+        )
+        .annotate(
+            missing=Count(
+                "generation_links",
+                filter=~Q(generation_links__generation__status=GenerationStatus.SUCCEEDED),
+            )
+        )
+        .filter(missing=0)
+        .values_list("pk", "priority")
+        .distinct()
+    )
+    for render_id, priority in list(candidates):
+        if _transition(render_id, [RenderStatus.GENERATING], RenderStatus.COMPOSING, attempts=0):
+            enqueue(TASK_COMPOSE, str(render_id), priority=priority)
+
+
+# --- compose -------------------------------------------------------------------------------------------------
+
+
+def _default_font() -> Path:
+    import fontpkg_noto_sans
+
+    return Path(fontpkg_noto_sans.ROOT) / "files" / "NotoSans[wdth,wght].ttf"
+
+
+def _brand_files(brand: Brand, workdir: Path) -> BrandFiles:
+    storage = get_storage()
+    fetched: dict[str, Path | None] = {}
+    for kind in ("logo", "font", "music"):
+        asset = brand.current_asset(kind)
+        fetched[kind] = (
+            storage.fetch(asset.storage_key, workdir / f"brand-{kind}{Path(asset.storage_key).suffix}")
+            if asset
+            else None
+        )
+    return BrandFiles(
+        colors=brand.colors,
+        font=fetched["font"] or _default_font(),
+        logo=fetched["logo"],
+        music=fetched["music"],
+    )
+
+
+def render_compose(*, render_id: Any) -> None:
+    from render.compose.compose import compose_video, make_thumbnail
+
+    # 1. Start an attempt; a render canceled or finished meanwhile is left alone. One found uploading was
+    #    left there by a worker that died mid-upload (its task was redelivered): compose it again.
+    if not Render.objects.filter(
+        pk=render_id, status__in=[RenderStatus.COMPOSING, RenderStatus.UPLOADING]
+    ).update(status=RenderStatus.COMPOSING, attempts=F("attempts") + 1, updated_at=timezone.now()):
+        return
+    render = Render.objects.select_related("template_version__template", "brand").get(pk=render_id)
+    if render.attempts > settings.REELSMITH_MAX_ATTEMPTS:
+        render_fail(
+            render_id=render.pk,
+            reason=COMPOSE_GAVE_UP.format(attempts=render.attempts - 1, reason=render.error or "worker lost"),
+        )
+        return
+    storage = get_storage()
+    try:
+        with tempfile.TemporaryDirectory(prefix="reelsmith-compose-") as tmp:
+            workdir = Path(tmp)
+            # 2. Fetch inputs: generated pictures, brand files.
+            spec = render.template_version.spec
+            specs = generation_specs(spec, render.variables, _default_model())
+            images: list[Path | None] = []
+            for index, gen_spec in enumerate(specs):
+                if gen_spec is None:
+                    images.append(None)
+                    continue
+                generation = Generation.objects.get(pk=gen_spec.key)
+                images.append(storage.fetch(generation.image_key, workdir / f"scene-{index}.png"))
+            brand_files = _brand_files(render.brand, workdir)
+            # 3. Compose.
+            plan = composition_plan(
+                spec=spec,
+                values=render.variables,
+                brand=brand_files,
+                scene_images=images,
+                metadata=_provenance(render, [s for s in specs if s]),
+            )
+            video = workdir / "video.mp4"
+            info = compose_video(plan, video, workdir=workdir / "work", preset=settings.REELSMITH_X264_PRESET)
+            thumbnail = workdir / "thumbnail.jpg"
+            make_thumbnail(video, thumbnail, at_seconds=min(1.0, plan.duration / 2))
+            # 4. Upload under deterministic keys, then succeed.
+            if not _transition(render.pk, [RenderStatus.COMPOSING], RenderStatus.UPLOADING):
+                return
+            base = f"renders/{render.workspace_id}/{render.pk}"
+            storage.put_file(f"{base}/video.mp4", video, content_type="video/mp4")
+            storage.put_file(f"{base}/thumbnail.jpg", thumbnail, content_type="image/jpeg")
+            _transition(
+                render.pk,
+                [RenderStatus.UPLOADING],
+                RenderStatus.SUCCEEDED,
+                video_key=f"{base}/video.mp4",
+                thumbnail_key=f"{base}/thumbnail.jpg",
+                duration=round(info.duration, 3),
+                width=info.width,
+                height=info.height,
+                error="",
+            )
+    except Exception as exc:  # recorded on the render; retried until the attempt budget is spent
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        logger.exception("composing render %s failed (attempt %s)", render.pk, render.attempts)
+        if render.attempts >= settings.REELSMITH_MAX_ATTEMPTS:
+            render_fail(
+                render_id=render.pk, reason=COMPOSE_GAVE_UP.format(attempts=render.attempts, reason=reason)
+            )
+            return
+        if _transition(
+            render.pk, [RenderStatus.COMPOSING, RenderStatus.UPLOADING], RenderStatus.COMPOSING, error=reason
+        ):
+            # Back off 5 s, 10 s, ... before the next attempt.
+            enqueue(
+                TASK_COMPOSE,
+                str(render.pk),
+                priority=render.priority,
+                countdown=5 * 2 ** (render.attempts - 1),
+            )
+
+
+def _provenance(render: Render, specs: Sequence[GenerationSpec]) -> dict[str, str]:
+    models = sorted({s.model for s in specs})
+    return {
+        "comment": "Made with Reelsmith."
+        + (f" Imagery is AI-generated ({', '.join(models)})." if models else " No AI-generated imagery."),
+        "reelsmith_render": str(render.pk),
+        "reelsmith_template_version": f"{render.template_version.template_id}:v{render.template_version.version}",
+        "reelsmith_ai_generated": "true" if models else "false",
+        "reelsmith_models": ",".join(models),
+    }
+
+
+# --- reconcile ----------------------------------------------------------------------------------------------------
+
+
+def render_reconcile(*, now: Any = None) -> dict[str, int]:
+    """Re-queue work whose task was lost (worker SIGKILLed, message dropped): RELIABILITY R1 and R4."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.REELSMITH_RENDER_LEASE_SECONDS)
+    counts = {"plan": 0, "generate": 0, "compose": 0, "released": 0, "failed": 0}
+    # Generations claimed by a worker that died: back to pending (their attempts stay counted).
+    counts["released"] = Generation.objects.filter(
+        status=GenerationStatus.RUNNING, claimed_at__lt=stale
+    ).update(status=GenerationStatus.PENDING, claimed_at=None, updated_at=now)
+    for render in Render.objects.filter(status__in=ACTIVE_RENDER_STATUSES, updated_at__lt=stale).iterator():
+        if render.status == RenderStatus.QUEUED:
+            if Render.objects.filter(pk=render.pk, status=RenderStatus.QUEUED).update(updated_at=now):
+                enqueue(TASK_PLAN, str(render.pk), priority=render.priority)
+                counts["plan"] += 1
+        elif render.status == RenderStatus.GENERATING:
+            Render.objects.filter(pk=render.pk, status=RenderStatus.GENERATING).update(updated_at=now)
+            keys = list(render.generation_links.values_list("generation_id", flat=True))
+            renders_advance(generation_keys=keys)
+            for shape_key in (
+                Generation.objects.filter(key__in=keys, status=GenerationStatus.PENDING)
+                .values_list("shape_key", flat=True)
+                .distinct()
+            ):
+                enqueue(TASK_GENERATE, shape_key, priority=render.priority)
+                counts["generate"] += 1
+        elif render.attempts >= settings.REELSMITH_MAX_ATTEMPTS:
+            counts["failed"] += render_fail(
+                render_id=render.pk, reason=STUCK_GAVE_UP.format(attempts=render.attempts)
+            )
+        elif _transition(render.pk, [RenderStatus.COMPOSING, RenderStatus.UPLOADING], RenderStatus.COMPOSING):
+            enqueue(TASK_COMPOSE, str(render.pk), priority=render.priority)
+            counts["compose"] += 1
+    return counts

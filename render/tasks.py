@@ -1,0 +1,41 @@
+"""Celery interfaces to render.services. Thin: take ids, call one service.
+
+acks_late + reject_on_worker_lost: a task whose worker is SIGKILLed is redelivered, not lost (RELIABILITY R1;
+acks_late alone loses it, celery#1628). The services make a second run harmless.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from render import services
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+@shared_task(name=services.TASK_PLAN, queue="cpu", **TASK_OPTIONS)
+def plan(render_id: str) -> None:
+    services.render_plan(render_id=render_id)
+
+
+@shared_task(name=services.TASK_GENERATE, queue="gpu", **TASK_OPTIONS)
+def generate(shape_key: str) -> None:
+    from render.engine.config import engine_settings
+
+    max_batch = engine_settings().max_batch
+    # Drain this shape's queue: batches keep forming while pending work remains, in one warm process.
+    while services.generation_run_batch(shape_key=shape_key, max_batch=max_batch):
+        pass
+
+
+@shared_task(name=services.TASK_COMPOSE, queue="cpu", **TASK_OPTIONS)
+def compose(render_id: str) -> None:
+    services.render_compose(render_id=render_id)
+
+
+@shared_task(name="render.reconcile", queue="cpu", **TASK_OPTIONS)
+def reconcile() -> None:
+    services.render_reconcile()
+
+
+__all__ = ["compose", "generate", "plan", "reconcile"]

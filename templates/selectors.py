@@ -1,0 +1,42 @@
+"""Reads for ad templates, scoped by workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from core.errors import ApplicationError, NotFoundError
+from core.models import Workspace
+from core.selectors import parse_id
+from templates.models import AdTemplate, TemplateVersion
+
+NO_SUCH_VERSION = "This template has no version {version}."
+
+
+def template_list(*, workspace: Workspace) -> QuerySet[AdTemplate]:
+    return AdTemplate.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def template_get_for_workspace(*, workspace: Workspace, template_id: Any) -> AdTemplate:
+    template = template_list(workspace=workspace).filter(pk=parse_id(template_id)).first()
+    if template is None:
+        raise NotFoundError()
+    return template
+
+
+def template_version_get(
+    *, template: AdTemplate, version: int | None, field: str | None = "version"
+) -> TemplateVersion:
+    """A given version, or the latest. A missing version is the caller's input error, named by `field`,
+    or (with `field=None`, for a version named in the URL) simply not found."""
+    number = template.latest_version if version is None else version
+    found = (
+        TemplateVersion.objects.filter(template=template, version=number).select_related("template").first()
+    )
+    if found is None:
+        if field is None:
+            raise NotFoundError()
+        message = NO_SUCH_VERSION.format(version=number)
+        raise ApplicationError(message, fields={field: message})
+    return found

@@ -1,0 +1,354 @@
+"""Template spec v1: validation with errors that name the path, and merge-field resolution.
+
+`spec_validate` returns the normalised spec (defaults filled in) or raises `ApplicationError` whose `fields`
+maps paths such as `spec.scenes[1].duration` to messages. Every `{{name}}` used in a text or a prompt must be
+declared in `variables`. Values are substituted as plain text in one pass: a value is never re-expanded, so
+`{{company}}` typed by a recipient stays those eleven characters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, TypeGuard
+
+from core.errors import ApplicationError
+from render.engine.registry import model_names
+
+MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+BRAND_COLORS = ("brand.primary", "brand.secondary", "brand.text")
+MOTIONS = ("none", "zoom_in", "zoom_out", "pan_left", "pan_right")
+ALIGNS = ("left", "center", "right")
+TRANSITIONS = ("fade", "none")
+
+# Limits. Frames up to 4K on either side; 60 fps is the most any ad platform takes (Meta, TikTok).
+MIN_SIDE, MAX_SIDE, MAX_FPS = 64, 3840, 60
+# An ad is at most 3 minutes (YouTube's non-skippable cap is far below); scenes 0.1 s (3 frames at 30 fps) to 60 s.
+MIN_SCENE_SECONDS, MAX_SCENE_SECONDS, MAX_TOTAL_SECONDS = 0.1, 60.0, 180.0
+MAX_SCENES, MAX_LAYERS, MAX_VARIABLES = 50, 20, 50
+MAX_TEXT, MAX_PROMPT, DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH = 500, 1000, 200, 1000
+MAX_SEED = 2**32 - 1  # torch.Generator.manual_seed takes 64 bits; 32 keeps seeds portable across engines
+MAX_TRANSITION_SECONDS = 2.0
+
+REQUIRED = "This field is required."
+UNKNOWN_KEY = "Unknown key."
+UNDECLARED = "Uses {{{{{name}}}}}, which is not declared in variables."
+NOT_A_COLOR = "Must be #RRGGBB or one of brand.primary, brand.secondary, brand.text."
+SPEC_INVALID = "The template spec is invalid."
+VARIABLES_INVALID = "The variables are invalid."
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.fields.setdefault(path, []).append(message)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_keys(obj: dict[str, Any], allowed: set[str], path: str, errors: _Errors) -> None:
+    for key in obj:
+        if key not in allowed:
+            errors.add(f"{path}.{key}", UNKNOWN_KEY)
+
+
+def _dict(value: Any, path: str, errors: _Errors) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        errors.add(path, "Must be an object.")
+        return None
+    return value
+
+
+def _number(obj: dict[str, Any], key: str, path: str, errors: _Errors, lo: float, hi: float) -> float | None:
+    value = obj.get(key)
+    if not _is_number(value) or not lo <= value <= hi:
+        errors.add(f"{path}.{key}", f"Must be a number from {lo:g} to {hi:g}.")
+        return None
+    return float(value)
+
+
+def _color(value: Any, path: str, errors: _Errors) -> None:
+    if not isinstance(value, str) or not (HEX_COLOR.match(value) or value in BRAND_COLORS):
+        errors.add(path, NOT_A_COLOR)
+
+
+def _box(value: Any, path: str, errors: _Errors) -> None:
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or not all(_is_number(v) and 0 <= v <= 1 for v in value)
+        or value[2] <= 0
+        or value[3] <= 0
+        or value[0] + value[2] > 1 + 1e-9
+        or value[1] + value[3] > 1 + 1e-9
+    ):
+        errors.add(
+            path, "Must be [x, y, w, h], fractions of the frame, with w, h > 0 and the box inside the frame."
+        )
+
+
+def _text(
+    obj: dict[str, Any], key: str, path: str, errors: _Errors, limit: int, used: dict[str, str]
+) -> None:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        errors.add(f"{path}.{key}", f"Must be a non-empty string of at most {limit} characters.")
+        return
+    for name in MERGE_FIELD.findall(value):
+        used.setdefault(name, f"{path}.{key}")
+
+
+def _validate_format(spec: dict[str, Any], errors: _Errors) -> None:
+    fmt = _dict(spec.get("format"), "spec.format", errors) if "format" in spec else None
+    if "format" not in spec:
+        errors.add("spec.format", REQUIRED)
+    if fmt is None:
+        return
+    _check_keys(fmt, {"width", "height", "fps"}, "spec.format", errors)
+    for side in ("width", "height"):
+        value = fmt.get(side)
+        # H.264 with yuv420p needs even dimensions.
+        if not _is_int(value) or not MIN_SIDE <= value <= MAX_SIDE or value % 2:
+            errors.add(f"spec.format.{side}", f"Must be an even integer from {MIN_SIDE} to {MAX_SIDE}.")
+    fps = fmt.get("fps")
+    if not _is_int(fps) or not 1 <= fps <= MAX_FPS:
+        errors.add("spec.format.fps", f"Must be an integer from 1 to {MAX_FPS}.")
+
+
+def _validate_variables(spec: dict[str, Any], errors: _Errors) -> dict[str, dict[str, Any]]:
+    raw = spec.get("variables", {})
+    declared: dict[str, dict[str, Any]] = {}
+    if not isinstance(raw, dict):
+        errors.add("spec.variables", "Must be an object mapping names to declarations.")
+        return declared
+    if len(raw) > MAX_VARIABLES:
+        errors.add("spec.variables", f"At most {MAX_VARIABLES} variables.")
+    for name, decl in raw.items():
+        path = f"spec.variables.{name}"
+        if not VARIABLE_NAME.match(name):
+            errors.add(
+                path, "Names are letters, digits and underscores, starting with a letter or underscore."
+            )
+            continue
+        decl = _dict(decl, path, errors)
+        if decl is None:
+            continue
+        _check_keys(decl, {"type", "required", "max_length", "default", "description"}, path, errors)
+        if decl.get("type", "text") != "text":
+            errors.add(f"{path}.type", "Must be text.")
+        required = decl.get("required", False)
+        if not isinstance(required, bool):
+            errors.add(f"{path}.required", "Must be true or false.")
+        max_length = decl.get("max_length", DEFAULT_MAX_LENGTH)
+        if not _is_int(max_length) or not 1 <= max_length <= MAX_MAX_LENGTH:
+            errors.add(f"{path}.max_length", f"Must be an integer from 1 to {MAX_MAX_LENGTH}.")
+            max_length = DEFAULT_MAX_LENGTH
+        default = decl.get("default", "")
+        if not isinstance(default, str) or len(default) > max_length:
+            errors.add(f"{path}.default", f"Must be a string of at most {max_length} characters.")
+            default = ""
+        declared[name] = {
+            "type": "text",
+            "required": bool(required),
+            "max_length": max_length,
+            "default": default,
+        }
+        if decl.get("description"):
+            declared[name]["description"] = str(decl["description"])[:200]
+    return declared
+
+
+def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str, str]) -> None:
+    background = _dict(value, path, errors)
+    if background is None:
+        return
+    _check_keys(background, {"generate", "color", "motion"}, path, errors)
+    kinds = [k for k in ("generate", "color") if k in background]
+    if len(kinds) != 1:
+        errors.add(path, "Must have exactly one of generate or color.")
+        return
+    if "color" in background:
+        _color(background["color"], f"{path}.color", errors)
+    else:
+        gen = _dict(background["generate"], f"{path}.generate", errors)
+        if gen is not None:
+            gpath = f"{path}.generate"
+            _check_keys(
+                gen, {"prompt", "negative_prompt", "seed", "model", "steps", "guidance"}, gpath, errors
+            )
+            _text(gen, "prompt", gpath, errors, MAX_PROMPT, used)
+            if "negative_prompt" in gen:
+                if isinstance(gen["negative_prompt"], str) and len(gen["negative_prompt"]) <= MAX_PROMPT:
+                    for name in MERGE_FIELD.findall(gen["negative_prompt"]):
+                        used.setdefault(name, f"{gpath}.negative_prompt")
+                else:
+                    errors.add(
+                        f"{gpath}.negative_prompt", f"Must be a string of at most {MAX_PROMPT} characters."
+                    )
+            seed = gen.get("seed", 0)
+            if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+                errors.add(f"{gpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
+            if "model" in gen and gen["model"] not in model_names():
+                errors.add(f"{gpath}.model", f"Must be one of {', '.join(model_names())}.")
+            if "steps" in gen and (not _is_int(gen["steps"]) or not 1 <= gen["steps"] <= 100):
+                errors.add(f"{gpath}.steps", "Must be an integer from 1 to 100.")
+            if "guidance" in gen:
+                _number(gen, "guidance", gpath, errors, 0.0, 30.0)
+    motion = background.get("motion", "none")
+    if motion not in MOTIONS:
+        errors.add(f"{path}.motion", f"Must be one of {', '.join(MOTIONS)}.")
+
+
+def _validate_layer(value: Any, path: str, errors: _Errors, used: dict[str, str]) -> None:
+    layer = _dict(value, path, errors)
+    if layer is None:
+        return
+    kind = layer.get("type")
+    if kind == "text":
+        _check_keys(layer, {"type", "text", "box", "color", "align"}, path, errors)
+        _text(layer, "text", path, errors, MAX_TEXT, used)
+        _color(layer.get("color", "brand.text"), f"{path}.color", errors)
+        if layer.get("align", "center") not in ALIGNS:
+            errors.add(f"{path}.align", f"Must be one of {', '.join(ALIGNS)}.")
+    elif kind == "logo":
+        _check_keys(layer, {"type", "box"}, path, errors)
+    else:
+        errors.add(f"{path}.type", "Must be text or logo.")
+        return
+    if "box" not in layer:
+        errors.add(f"{path}.box", REQUIRED)
+    else:
+        _box(layer["box"], f"{path}.box", errors)
+
+
+def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Check a spec; return it normalised and its declared variables."""
+    errors = _Errors()
+    if not isinstance(spec, dict):
+        raise ApplicationError(SPEC_INVALID, fields={"spec": "Must be an object."})
+    _check_keys(
+        spec, {"format", "variables", "scenes", "transition", "audio", "name", "description"}, "spec", errors
+    )
+    _validate_format(spec, errors)
+    declared = _validate_variables(spec, errors)
+    used: dict[str, str] = {}
+
+    scenes = spec.get("scenes")
+    min_scene = MAX_SCENE_SECONDS
+    if not isinstance(scenes, list) or not scenes:
+        errors.add("spec.scenes", "Must be a non-empty list of scenes.")
+        scenes = []
+    elif len(scenes) > MAX_SCENES:
+        errors.add("spec.scenes", f"At most {MAX_SCENES} scenes.")
+    total = 0.0
+    for index, raw_scene in enumerate(scenes):
+        path = f"spec.scenes[{index}]"
+        scene = _dict(raw_scene, path, errors)
+        if scene is None:
+            continue
+        _check_keys(scene, {"duration", "background", "layers"}, path, errors)
+        duration = _number(scene, "duration", path, errors, MIN_SCENE_SECONDS, MAX_SCENE_SECONDS)
+        if duration is not None:
+            total += duration
+            min_scene = min(min_scene, duration)
+        if "background" not in scene:
+            errors.add(f"{path}.background", REQUIRED)
+        else:
+            _validate_background(scene["background"], f"{path}.background", errors, used)
+        layers = scene.get("layers", [])
+        if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+            errors.add(f"{path}.layers", f"Must be a list of at most {MAX_LAYERS} layers.")
+            layers = []
+        for layer_index, layer in enumerate(layers):
+            _validate_layer(layer, f"{path}.layers[{layer_index}]", errors, used)
+    if total > MAX_TOTAL_SECONDS:
+        errors.add("spec.scenes", f"The scenes last {total:g} s; an ad is at most {MAX_TOTAL_SECONDS:g} s.")
+
+    transition = spec.get("transition", {"type": "none", "duration": 0.0})
+    if _dict(transition, "spec.transition", errors) is not None:
+        _check_keys(transition, {"type", "duration"}, "spec.transition", errors)
+        if transition.get("type", "none") not in TRANSITIONS:
+            errors.add("spec.transition.type", f"Must be one of {', '.join(TRANSITIONS)}.")
+        if transition.get("type", "none") != "none":
+            # A transition longer than half the shortest scene would overlap the next one's.
+            limit = min(MAX_TRANSITION_SECONDS, min_scene / 2)
+            _number(transition, "duration", "spec.transition", errors, 0.0, limit)
+
+    audio = spec.get("audio")
+    if audio is not None and _dict(audio, "spec.audio", errors) is not None:
+        _check_keys(audio, {"music", "volume"}, "spec.audio", errors)
+        if audio.get("music", "brand") not in ("brand", None):
+            errors.add("spec.audio.music", "Must be brand or null.")
+        if "volume" in audio:
+            _number(audio, "volume", "spec.audio", errors, 0.0, 2.0)
+
+    for name, path in used.items():
+        if name not in declared:
+            errors.add(path, UNDECLARED.format(name=name))
+    if errors.fields:
+        raise ApplicationError(SPEC_INVALID, fields=errors.fields)
+    return spec, declared
+
+
+def _valid_text_value(value: str) -> bool:
+    # Newlines and tabs are text; other control characters are not something a name or company contains.
+    return not any(ord(ch) < 32 and ch not in "\n\t" for ch in value) and "\x7f" not in value
+
+
+def variables_resolve(
+    *, declared: dict[str, dict[str, Any]], values: Any, path: str = "variables"
+) -> dict[str, str]:
+    """Check request values against a version's declarations; return every variable's final value."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ApplicationError(VARIABLES_INVALID, fields={path: "Must be an object."})
+    errors = _Errors()
+    for name in values:
+        if name not in declared:
+            errors.add(
+                f"{path}.{name}", "Unknown variable; this template declares: " + ", ".join(sorted(declared))
+            )
+    resolved: dict[str, str] = {}
+    for name, decl in declared.items():
+        value = values.get(name)
+        if value is None or value == "":
+            if decl["required"]:
+                errors.add(f"{path}.{name}", REQUIRED)
+                continue
+            resolved[name] = decl["default"]
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            errors.add(f"{path}.{name}", "Must be text.")
+            continue
+        if len(value) > decl["max_length"]:
+            errors.add(f"{path}.{name}", f"At most {decl['max_length']} characters (got {len(value)}).")
+            continue
+        if not _valid_text_value(value):
+            errors.add(f"{path}.{name}", "Must not contain control characters.")
+            continue
+        resolved[name] = value
+    if errors.fields:
+        raise ApplicationError(VARIABLES_INVALID, fields=errors.fields)
+    return resolved
+
+
+def merge(text: str, values: dict[str, str]) -> str:
+    """Replace each `{{name}}` once with its value; values are never scanned again."""
+    return MERGE_FIELD.sub(lambda match: values.get(match.group(1), ""), text)
+
+
+def merge_fields(text: str) -> set[str]:
+    return set(MERGE_FIELD.findall(text))

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from render.engine.config import EngineSettings, load_engine_settings
+from render.engine.errors import ModelNotInstalledError, UnknownModelError
+from render.engine.pipeline import Engine
+from render.engine.registry import (
+    SD_TURBO,
+    SDXL_TURBO,
+    TINY_SD,
+    model_ensure_installed,
+    model_names,
+    model_spec,
+)
+
+
+def _settings(tmp_path: Path, **environ: str) -> EngineSettings:
+    return load_engine_settings(
+        {"REELSMITH_MODEL_CACHE": str(tmp_path), "REELSMITH_DEVICE": "cpu", **environ}
+    )
+
+
+def test_registered_models(tmp_path: Path) -> None:
+    assert set(model_names()) >= {TINY_SD, SD_TURBO, SDXL_TURBO}
+    tiny = model_spec(TINY_SD, settings=_settings(tmp_path))
+    assert (tiny.width, tiny.height, tiny.default_steps, tiny.buildable) == (64, 64, 2, True)
+    turbo = model_spec(SD_TURBO, settings=_settings(tmp_path))
+    assert (turbo.pipeline_class, turbo.width, turbo.default_steps, turbo.default_guidance) == (
+        "StableDiffusionPipeline",
+        512,
+        1,
+        0.0,
+    )
+    xl = model_spec(SDXL_TURBO, settings=_settings(tmp_path))
+    assert xl.pipeline_class == "StableDiffusionXLPipeline"
+    assert not turbo.buildable
+    assert not xl.buildable
+
+
+def test_unknown_model() -> None:
+    with pytest.raises(UnknownModelError, match="no-such-model"):
+        model_spec("no-such-model")
+
+
+def test_model_directory_is_cache_slash_name_unless_overridden(tmp_path: Path) -> None:
+    assert model_spec(SD_TURBO, settings=_settings(tmp_path)).path == tmp_path.resolve() / SD_TURBO
+    elsewhere = tmp_path / "bucket" / "turbo"
+    settings = _settings(tmp_path, REELSMITH_MODEL_DIR_SD_TURBO=str(elsewhere))
+    assert model_spec(SD_TURBO, settings=settings).path == elsewhere.resolve()
+    assert model_spec(SDXL_TURBO, settings=settings).path == tmp_path.resolve() / SDXL_TURBO
+
+
+def test_missing_real_model_names_its_directory(tmp_path: Path) -> None:
+    spec = model_spec(SD_TURBO, settings=_settings(tmp_path))
+    with pytest.raises(ModelNotInstalledError) as caught:
+        model_ensure_installed(spec)
+    assert str(spec.path) in str(caught.value)
+    assert "REELSMITH_MODEL_DIR_SD_TURBO" in str(caught.value)
+    # Loading goes through the same check, before diffusers is asked for anything.
+    with pytest.raises(ModelNotInstalledError, match=str(spec.path)):
+        Engine(spec, settings=_settings(tmp_path))
+
+
+def test_empty_directory_is_not_installed(tmp_path: Path) -> None:
+    spec = model_spec(SDXL_TURBO, settings=_settings(tmp_path))
+    spec.path.mkdir(parents=True)
+    with pytest.raises(ModelNotInstalledError, match=str(spec.path)):
+        model_ensure_installed(spec)
+
+
+def test_shape_key_fills_defaults(tmp_path: Path) -> None:
+    spec = model_spec(SD_TURBO, settings=_settings(tmp_path))
+    key = spec.shape_key(steps=4)
+    assert (key.model, key.width, key.height, key.steps, key.guidance) == (SD_TURBO, 512, 512, 4, 0.0)
+    assert replace(key, steps=1) == spec.shape_key()
