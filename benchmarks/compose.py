@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -108,6 +109,11 @@ def make_plan(name: str, assets: dict[str, Path]) -> CompositionPlan:
     )
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,16 +128,21 @@ def main(argv: list[str] | None = None) -> None:
         assets = make_assets(folder)
 
         # 1. Full renders: every scene of every recipient's video encoded.
-        full_s = []
+        # CPU seconds (ffmpeg's, from the children's rusage) beside wall seconds: on a shared
+        # machine wall time swings with the neighbours' load, CPU time much less.
+        full_s, full_cpu_s = [], []
         for index, name in enumerate(names):
             plan = make_plan(name, assets)
-            start = time.perf_counter()
+            cpu_before, start = _children_cpu_s(), time.perf_counter()
             info = compose_video(
                 plan, folder / f"full{index}.mp4", workdir=folder / f"work{index}", preset=args.preset
             )
             full_s.append(time.perf_counter() - start)
+            full_cpu_s.append(_children_cpu_s() - cpu_before)
             print(
-                f"full {index} ({name}): {full_s[-1]:.2f} s, {info.duration:.3f} s of video", file=sys.stderr
+                f"full {index} ({name}): {full_s[-1]:.2f} s wall, {full_cpu_s[-1]:.2f} s cpu, "
+                f"{info.duration:.3f} s of video",
+                file=sys.stderr,
             )
         video_s = make_plan(names[0], assets).duration
 
@@ -152,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
                 "runs_s_full": [round(s, 3) for s in full_s],
                 "per_recipient_s_full": round(per_recipient, 3),
                 "x_realtime_full": round(video_s / per_recipient, 3),
+                "per_recipient_cpu_s_full": round(statistics.median(full_cpu_s), 3),
             }
         )
     )

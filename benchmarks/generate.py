@@ -9,8 +9,8 @@ Parts (`--part`, repeatable; each adds one key to the JSON):
             (`--device cuda`): images/s and achieved TFLOP/s per batch size, eager and compiled.
   dedupe    needs the Django side (content-addressed Generations); added there, not here.
 
-    .venv/bin/python -m benchmarks.generate                       # tiny_cpu
-    .venv/bin/python -m benchmarks.generate --arch sd-turbo --device cuda
+    .venv/bin/python benchmarks/generate.py                       # tiny_cpu
+    .venv/bin/python benchmarks/generate.py --arch sd-turbo --device cuda
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, whatever a library defaults to
+if not __package__:  # run as `python benchmarks/generate.py`: make `render` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TINY_BATCHES = (1, 4, 8, 16)
 # Full-size batches: the engine's padding buckets (render/engine/pipeline.py BATCH_BUCKETS).
@@ -51,23 +53,20 @@ def _requests(spec: Any, n: int, tag: str, *, fresh: bool) -> list[Any]:
     return [GenerationRequest(key=f"{tag}-{i}", shape=shape, prompt=p, seed=i) for i, p in enumerate(prompts)]
 
 
-def _median_seconds(run: Callable[[int], None], repeats: int) -> float:
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        run(i)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def part_tiny_cpu(args: argparse.Namespace) -> dict[str, Any]:
+    if args.model_cache:
+        return _tiny_cpu(args, Path(args.model_cache))
+    with tempfile.TemporaryDirectory(prefix="reelsmith-bench-") as cache:
+        return _tiny_cpu(args, Path(cache))
+
+
+def _tiny_cpu(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     import torch
 
     from render.engine.config import engine_settings
     from render.engine.pipeline import Engine
     from render.engine.registry import model_spec
 
-    cache = Path(args.model_cache) if args.model_cache else Path(tempfile.mkdtemp(prefix="reelsmith-bench-"))
     settings = replace(engine_settings(), model_cache=cache, device="cpu", max_batch=max(TINY_BATCHES))
     spec = model_spec("tiny-sd", settings=settings)
     engine = Engine(spec, settings=settings)
@@ -77,18 +76,22 @@ def part_tiny_cpu(args: argparse.Namespace) -> dict[str, Any]:
         # Warm-up: every batch size once (oneDNN builds its kernels per shape on first use).
         for b in TINY_BATCHES:
             engine.run_batch(_requests(spec, b, f"warm{b}", fresh=fresh))
-        per_batch: dict[str, float] = {}
-        for b in TINY_BATCHES:
-            # Batch 1 is "one by one": time `calls` single-request calls per repeat, like a worker with no
-            # batching would make.
-            calls = max(TINY_BATCHES) // b
-
-            def run(i: int, b: int = b, calls: int = calls) -> None:
-                for c in range(calls):
-                    engine.run_batch(_requests(spec, b, f"r{b}-{i}-{c}", fresh=fresh))
-
-            seconds = _median_seconds(run, args.repeats)
-            per_batch[str(b)] = round(b * calls / seconds, 2)
+        # Round-robin over batch sizes inside each repeat, so load from other processes on this shared
+        # machine falls on every size alike. Each point makes max(TINY_BATCHES) images: batch 1 is "one
+        # by one", 16 single-request calls, as a worker without batching would make.
+        seconds: dict[int, list[float]] = {b: [] for b in TINY_BATCHES}
+        for i in range(args.repeats):
+            for b in TINY_BATCHES:
+                calls = [
+                    _requests(spec, b, f"r{b}-{i}-{c}", fresh=fresh) for c in range(max(TINY_BATCHES) // b)
+                ]
+                start = time.perf_counter()
+                for requests in calls:
+                    engine.run_batch(requests)
+                seconds[b].append(time.perf_counter() - start)
+        per_batch = {
+            str(b): round(max(TINY_BATCHES) / statistics.median(seconds[b]), 2) for b in TINY_BATCHES
+        }
         return {
             "images_per_s": per_batch,
             "batched_speedup": round(per_batch[str(max(TINY_BATCHES))] / per_batch["1"], 2),
@@ -107,6 +110,63 @@ def part_tiny_cpu(args: argparse.Namespace) -> dict[str, Any]:
         "batched_speedup": fresh["batched_speedup"],
         "cached_prompts": warm,
     }
+
+
+def _cuda_median_ms(fn: Callable[[], None], *, warmup: int, repeats: int) -> float:
+    import torch
+
+    for _ in range(warmup):  # compiles (once per bucket), autotunes, fills the allocator's pools
+        fn()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def _time_arch(
+    engine: Any, spec: Any, batches: list[int], size: int, flops_per_image: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    import torch
+
+    rows: dict[str, Any] = {}
+    for b in batches:
+        requests = _requests(spec, b, f"arch{b}", fresh=False)
+        embeds = torch.cat([engine.embed_text(r.prompt).hidden for r in requests])
+
+        def pipeline_only(requests: list[Any] = requests, embeds: Any = embeds) -> None:
+            # The batched call as run_batch makes it, but the pictures stay a GPU tensor: the
+            # GPU's share of the work, without the CPU's PIL conversion.
+            with torch.inference_mode():
+                engine.pipe(
+                    prompt_embeds=embeds,
+                    height=size,
+                    width=size,
+                    num_inference_steps=spec.default_steps,
+                    guidance_scale=spec.default_guidance,
+                    generator=[torch.Generator(engine.device).manual_seed(r.seed) for r in requests],
+                    output_type="pt",
+                )
+
+        def end_to_end(requests: list[Any] = requests) -> None:
+            engine.run_batch(requests)
+
+        row: dict[str, Any] = {}
+        for name, fn in (("gpu", pipeline_only), ("engine", end_to_end)):
+            ms = _cuda_median_ms(fn, warmup=args.warmup, repeats=args.repeats)
+            tflops = flops_per_image * b / (ms / 1e3) / 1e12
+            row[name] = {
+                "ms": round(ms, 2),
+                "images_per_s": round(b / (ms / 1e3), 2),
+                "tflops": round(tflops, 1),
+                "fraction_of_matmul_ceiling": round(tflops / MATMUL_CEILING_TFLOPS, 3),
+            }
+        rows[str(b)] = row
+    return rows
 
 
 def part_arch(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,27 +200,7 @@ def part_arch(args: argparse.Namespace) -> dict[str, Any]:
         spec = model_spec("sd-turbo", settings=settings)
         torch.manual_seed(0)
         engine = Engine(spec, settings=settings, pipeline=sd_turbo_pipeline("cuda", torch.bfloat16))
-        rows: dict[str, Any] = {}
-        for b in batches:
-            requests = _requests(spec, b, f"arch{b}", fresh=False)
-            for _ in range(args.warmup):  # compiles (once per bucket) and autotunes
-                engine.run_batch(requests)
-            times_ms = []
-            for _ in range(args.repeats):
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                engine.run_batch(requests)
-                end.record()
-                end.synchronize()
-                times_ms.append(start.elapsed_time(end))
-            ms = statistics.median(times_ms)
-            tflops = flops_per_image * b / (ms / 1e3) / 1e12
-            rows[str(b)] = {
-                "ms": round(ms, 2),
-                "images_per_s": round(b / (ms / 1e3), 2),
-                "tflops": round(tflops, 1),
-                "fraction_of_matmul_ceiling": round(tflops / MATMUL_CEILING_TFLOPS, 3),
-            }
+        rows = _time_arch(engine, spec, batches, size, flops_per_image, args)
         results["compiled" if compiled else "eager"] = rows
         del engine
         torch.cuda.empty_cache()
@@ -171,7 +211,10 @@ def part_arch(args: argparse.Namespace) -> dict[str, Any]:
         "steps": 1,
         "dtype": "bfloat16",
         "tflop_per_image": {k: round(v / 1e12, 3) for k, v in flops.items()},
-        "timing": "CUDA events around Engine.run_batch (text cached, PIL output included), median",
+        "timing": (
+            "median of CUDA-event times after warm-up; gpu = the batched pipeline call with tensor output, "
+            "engine = Engine.run_batch end to end (PIL images); prompts cached"
+        ),
         **results,
     }
 
@@ -199,7 +242,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--arch", choices=["sd-turbo"], help="full-size architecture for --part arch")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device for --part arch")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per point (median reported)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per point (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per batch size (--part arch)")
     parser.add_argument(
         "--max-batch", type=int, default=max(ARCH_BATCHES), help="largest batch for --part arch"

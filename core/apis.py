@@ -47,7 +47,7 @@ class BrandOutputSerializer(serializers.Serializer):
 
 
 class BrandsApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class BrandCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         colors = ColorsSerializer()
 
@@ -58,9 +58,9 @@ class BrandsApi(APIView):
         page = paginator.paginate_queryset(brands, request, view=self)
         return paginator.get_paginated_response(BrandOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: BrandOutputSerializer})
+    @extend_schema(request=BrandCreateInputSerializer, responses={201: BrandOutputSerializer})
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.BrandCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         brand = brand_create(workspace=request_workspace(request), **serializer.validated_data)
         return Response(BrandOutputSerializer(brand).data, status=status.HTTP_201_CREATED)
@@ -74,11 +74,11 @@ class BrandDetailApi(APIView):
 
 
 class BrandAssetUploadApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class BrandAssetInputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=["logo", "font", "music"])
         file = serializers.FileField()
 
-    class OutputSerializer(serializers.Serializer):
+    class BrandAssetOutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         kind = serializers.CharField()
         content_type = serializers.CharField()
@@ -86,10 +86,13 @@ class BrandAssetUploadApi(APIView):
         sha256 = serializers.CharField()
         details = serializers.JSONField()
 
-    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: OutputSerializer})
+    @extend_schema(
+        request={"multipart/form-data": BrandAssetInputSerializer},
+        responses={201: BrandAssetOutputSerializer},
+    )
     def post(self, request: Request, brand_id: str) -> Response:
         brand = brand_get_for_workspace(workspace=request_workspace(request), brand_id=brand_id)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.BrandAssetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         # Read at most one byte past the largest cap: an oversized upload is refused without reading it all.
@@ -97,7 +100,7 @@ class BrandAssetUploadApi(APIView):
         asset = brand_asset_upload(
             brand=brand, kind=serializer.validated_data["kind"], data=data, original_name=upload.name or ""
         )
-        return Response(self.OutputSerializer(asset).data, status=status.HTTP_201_CREATED)
+        return Response(self.BrandAssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

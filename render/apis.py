@@ -72,7 +72,7 @@ def resolve_template_and_brand(
 
 
 class RendersApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class RenderCreateInputSerializer(serializers.Serializer):
         template = serializers.UUIDField()
         version = serializers.IntegerField(required=False, min_value=1)
         brand = serializers.UUIDField()
@@ -80,7 +80,7 @@ class RendersApi(APIView):
         callback_url = serializers.URLField(required=False, default="", max_length=2000)
         external_id = serializers.CharField(required=False, default="", max_length=200, allow_blank=True)
 
-    class FilterSerializer(serializers.Serializer):
+    class RenderListFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=RenderStatus.choices, required=False)
         campaign = serializers.UUIDField(required=False)
         external_id = serializers.CharField(required=False, max_length=200)
@@ -94,7 +94,7 @@ class RendersApi(APIView):
         responses=RenderOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.RenderListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         renders = render_list(
             workspace=request_workspace(request),
@@ -107,12 +107,12 @@ class RendersApi(APIView):
         return paginator.get_paginated_response(RenderOutputSerializer(page, many=True).data)
 
     @extend_schema(
-        request=InputSerializer,
+        request=RenderCreateInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
         responses={202: RenderOutputSerializer},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.RenderCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         idempotency_key = request.headers.get("Idempotency-Key")

@@ -32,7 +32,7 @@ class TemplateSummarySerializer(serializers.Serializer):
 
 
 class TemplatesApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class TemplateCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         spec = serializers.JSONField()
 
@@ -44,9 +44,9 @@ class TemplatesApi(APIView):
         )
         return paginator.get_paginated_response(TemplateSummarySerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: TemplateOutputSerializer})
+    @extend_schema(request=TemplateCreateInputSerializer, responses={201: TemplateOutputSerializer})
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.TemplateCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = template_create(workspace=request_workspace(request), **serializer.validated_data)
         return Response(TemplateOutputSerializer(version).data, status=status.HTTP_201_CREATED)
@@ -62,24 +62,28 @@ class TemplateDetailApi(APIView):
 
 
 class TemplateVersionsApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class TemplateVersionCreateInputSerializer(serializers.Serializer):
         spec = serializers.JSONField()
 
-    class OutputSerializer(serializers.Serializer):
+    class TemplateVersionCreateOutputSerializer(serializers.Serializer):
         id = serializers.UUIDField(source="template.id")
         version = serializers.IntegerField()
         variables = serializers.JSONField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(
+        request=TemplateVersionCreateInputSerializer, responses={201: TemplateVersionCreateOutputSerializer}
+    )
     def post(self, request: Request, template_id: str) -> Response:
         template = template_get_for_workspace(workspace=request_workspace(request), template_id=template_id)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.TemplateVersionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version: TemplateVersion = template_version_create(
             template=template, spec=serializer.validated_data["spec"]
         )
-        return Response(self.OutputSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(
+            self.TemplateVersionCreateOutputSerializer(version).data, status=status.HTTP_201_CREATED
+        )
 
 
 class TemplateVersionDetailApi(APIView):

@@ -108,7 +108,8 @@ def _isolated_media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def workspace(db: Any) -> Workspace:
-    return WorkspaceFactory()
+    workspace: Workspace = WorkspaceFactory.create()
+    return workspace
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def api(workspace: Workspace) -> APIClient:
 @pytest.fixture
 def other_api(db: Any) -> APIClient:
     """A second tenant: its ids must read as nonexistent to `api`, and the reverse."""
-    other = WorkspaceFactory()
+    other: Workspace = WorkspaceFactory.create()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(other)}")
     client.workspace = other  # type: ignore[attr-defined]

@@ -219,7 +219,10 @@ def echo_queue() -> str:
 
 
 @pytest.fixture
-def producer() -> Iterator[Celery]:
+def producer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Celery]:
+    # Celery prefers the CELERY_BROKER_URL environment variable over `broker=` (celery.app.utils.Settings
+    # .broker_url); in service mode that variable names Reelsmith's own broker, so point it at the echo db.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url_db(ECHO_BROKER_DB))
     app = Celery("harness-producer", broker=redis_url_db(ECHO_BROKER_DB))
     yield app
     app.close()

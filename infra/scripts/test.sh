@@ -12,8 +12,8 @@ if [ "${1:-}" = "--services" ]; then
   run_id="$$_$(date +%s)"
   export REELSMITH_TEST_SERVICES=1
   export DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reelsmith_ci_${run_id}}"
-  # Redis db 14 (db 15 is the harness's own self-test); flushed by the test session before workers start.
-  export CELERY_BROKER_URL="${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/14}"
+  # Redis db 12 (dbs 13-15 belong to the harness self-tests); flushed by the test session before workers start.
+  export CELERY_BROKER_URL="${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/12}"
   export AWS_STORAGE_BUCKET_NAME="reelsmith-test"
   export DJANGO_SECRET_KEY="test-only-secret-${run_id}-not-for-production-use-anywhere"
   export DJANGO_SECURE_SSL_REDIRECT=false  # the test client speaks plain http

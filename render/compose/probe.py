@@ -139,7 +139,7 @@ def probe(path: Path) -> VideoInfo:
 
 
 def decode_frame(path: Path, at_seconds: float) -> Image.Image:
-    """The frame shown at `at_seconds` (the last frame past the end), as RGB.
+    """The frame nearest `at_seconds` (the last frame past the end), as RGB.
 
     Colour conversion follows the frame's own colourspace tags (PyAV's reformat default), so a
     BT.709 video decodes to the RGB it was encoded from.

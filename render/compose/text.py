@@ -189,10 +189,10 @@ class _Measure:
             left, top, right, bottom = self.font.getbbox(line, anchor="la")
             advance = math.ceil(self.font.getlength(line))
             self._boxes[line] = (
-                min(0, int(left)),
-                min(0, int(top)),
-                max(advance, int(right)),
-                max(self.line_height, int(bottom)),
+                min(0, math.floor(left)),
+                min(0, math.floor(top)),
+                max(advance, math.ceil(right)),
+                max(self.line_height, math.ceil(bottom)),
             )
         return self._boxes[line]
 

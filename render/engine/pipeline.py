@@ -17,11 +17,12 @@ on CPU with torch 2.13 (tests/engine/test_determinism.py):
 - Across padded batch sizes, equal to within ~1e-6 in [0, 1] (at most 1/255 after 8-bit quantisation,
   usually none) but not bit-identical: the kernels change algorithm with the batch size. ATen sends a
   batch-1 fp32 convolution of a small input to its THNN im2col path and batches of 2+ to oneDNN
-  (aten/src/ATen/native/Convolution.cpp, `use_mkldnn`), and MKL's sgemm picks other code paths for very
-  small M (here the time-embedding Linear: M = batch size), so the float sums run in another order. On this
-  machine sizes 1, 2-3 and 4+ form three classes that agree bitwise inside each class.
-- On CUDA the same holds in kind (cuBLAS/cuDNN pick algorithms per shape); nothing here forces
-  deterministic algorithms, which would cost speed.
+  (aten/src/ATen/native/Convolution.cpp, `use_mkldnn`), and the BLAS sgemm (MKL in the x86 wheels) picks
+  other code paths for very small M (here the time-embedding Linear: M = batch size), so the float sums
+  run in another order. On this machine sizes 1, 2-3 and 4+ form three classes that agree bitwise inside
+  each class. All of this is for one thread count (2 here): parallel reductions split by thread.
+- On CUDA the same is expected in kind (cuBLAS/cuDNN pick algorithms per shape; untested here, no GPU);
+  nothing here forces deterministic algorithms, which would cost speed.
 
 A stored picture is reused by content hash, so once generated the same inputs always give the same bytes.
 """

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render.compose.ffmpeg import filter_spec, run_ffmpeg
+from render.compose.ffmpeg import filter_spec, input_args, run_ffmpeg
 from render.compose.plan import Audio, Background, ColorBackground, CompositionPlan, Layer, Scene, Transition
 
 NOTO_SANS = fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf"
@@ -42,8 +42,10 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
          "-metadata", "title=brand music", str(folder / "tone.wav")],
         timeout=30,
     )  # fmt: skip
+    # MP3 starts late by its encoder delay (~25 ms): the compositor must still start audio at 0.
+    run_ffmpeg([*input_args(folder / "tone.wav"), str(folder / "tone.mp3")], timeout=30)
     return {"photo": folder / "photo.png", "photo_jpg": folder / "photo.jpg", "logo": folder / "logo.png",
-            "tone": folder / "tone.wav"}  # fmt: skip
+            "tone": folder / "tone.wav", "tone_mp3": folder / "tone.mp3"}  # fmt: skip
 
 
 def build_plan(

@@ -115,10 +115,11 @@ def test_fade_blends_the_scenes_around_the_cut_and_cut_is_sharp_without(tmp_path
     assert np.abs(pixels(cut, 1.0 + 1 / 48)[centre] - BLUE).max() <= COLOUR_TOLERANCE
 
 
+@pytest.mark.parametrize("music", ["tone", "tone_mp3"])
 def test_music_is_looped_to_the_video_with_volume_and_fade_out(
-    tmp_path: Path, assets: dict[str, Path]
+    tmp_path: Path, assets: dict[str, Path], music: str
 ) -> None:
-    plan = build_plan(fade=0.4, audio=Audio(assets["tone"], volume=0.8))
+    plan = build_plan(fade=0.4, audio=Audio(assets[music], volume=0.8))
     out = render(plan, tmp_path)
     info = probe(out)
     assert info.has_audio
@@ -127,6 +128,10 @@ def test_music_is_looped_to_the_video_with_volume_and_fade_out(
 
     with av.open(str(out)) as container:
         stream = container.streams.audio[0]
+        assert stream.time_base is not None
+        assert stream.start_time == 0  # in sync with the video, whatever delay the input had
+        assert stream.duration is not None
+        assert float(stream.duration * stream.time_base) == pytest.approx(plan.duration, abs=0.001)
         rate = stream.rate
         samples = np.concatenate([frame.to_ndarray()[0] for frame in container.decode(stream)])
 
@@ -257,6 +262,24 @@ def test_image_background_covers_the_frame_and_moves(
     }[motion]
     assert np.sign(round(red_change / 3)) == expected[0], red_change
     assert zoom == pytest.approx(expected[1], rel=0.05)
+
+
+def test_motion_starts_and_ends_at_the_whole_picture(tmp_path: Path, assets: dict[str, Path]) -> None:
+    """zoom_in starts, and zoom_out ends, on exactly the still frame: no step lost or overshot."""
+    short = 0.25  # 6 frames: each step is 3 % of zoom, so an off-by-one frame would show plainly
+
+    def frames(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
+        out = render(
+            build_plan((short, ImageBackground(assets["photo"], motion), ())), tmp_path, f"{motion}.mp4"
+        )
+        return pixels(out, 0.0), pixels(out, short)
+
+    still, _ = frames("none")
+    zoom_in_first, _ = frames("zoom_in")
+    _, zoom_out_last = frames("zoom_out")
+    # Measured: lossy coding alone differs by ~1 level on average; one 3 % zoom step by ~4.
+    assert np.abs(zoom_in_first - still).mean() < 2.0
+    assert np.abs(zoom_out_last - still).mean() < 2.0
 
 
 def test_logo_is_fitted_inside_its_box_keeping_aspect_and_alpha(

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from render.compose.ffmpeg import filter_spec, run_ffmpeg
+from render.compose.plan import Align
 from render.compose.text import (
     ELLIPSIS,
     SAFETY_PX,
@@ -122,12 +123,12 @@ def test_min_size_above_max_size_is_refused(font: Path) -> None:
 
 
 @pytest.mark.parametrize("align", ["left", "center", "right"])
-def test_placed_lines_stay_inside_the_box(font: Path, align: str) -> None:
+def test_placed_lines_stay_inside_the_box(font: Path, align: Align) -> None:
     box = PixelBox(37, 101, 250, 160)
     fitted = fit_text(
         "Hi Zoë, here is what Acme can do for you", box.w, box.h, font, max_size=60, min_size=12
     )
-    positions = place_lines(fitted, box, align)  # type: ignore[arg-type]
+    positions = place_lines(fitted, box, align)
     for (x, _), (left, right) in zip(positions, fitted.extents, strict=True):
         assert box.x <= x + left
         assert x + right <= box.x + box.w

@@ -44,17 +44,3 @@ def engine(model_cache: Path) -> Engine:
 @pytest.fixture(scope="session")
 def shape(tiny_spec: ModelSpec) -> ShapeKey:
     return tiny_spec.shape_key()
-
-
-# numpy 2.4 warns when `np.array(tensor)` meets torch 2.13's `Tensor.__array__`, which takes no `copy`
-# keyword; diffusers' EulerDiscreteScheduler.set_timesteps does exactly that on every call. Harmless
-# (numpy falls back to a copy) and not ours to fix. Scoped to the engine tests until pyproject's
-# filterwarnings carries the same entry.
-_NUMPY_ARRAY_COPY_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.filterwarnings(_NUMPY_ARRAY_COPY_WARNING))
