@@ -65,6 +65,9 @@ class Render(models.Model):
     request_hash = models.CharField(max_length=64, blank=True)
     video_key = models.CharField(max_length=300, blank=True)
     thumbnail_key = models.CharField(max_length=300, blank=True)
+    # One entry per output format when the template lists several: {format, width, height, video_key,
+    # poster_key, gif_key, captions_key, duration}. video_key/thumbnail_key above stay the first format's.
+    outputs = models.JSONField(default=list, blank=True)
     duration = models.FloatField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -106,10 +109,16 @@ class GenerationStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class GenerationKind(models.TextChoices):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
 class Generation(models.Model):
-    """One picture, keyed by the hash of everything that determines it. Made once, reused by every render."""
+    """One picture (or clip), keyed by the hash of everything that determines it. Made once, reused by every render."""
 
     key = models.CharField(max_length=64, primary_key=True)
+    kind = models.CharField(max_length=8, choices=GenerationKind.choices, default=GenerationKind.IMAGE)
     model = models.CharField(max_length=64)
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
@@ -119,6 +128,10 @@ class Generation(models.Model):
     steps = models.PositiveSmallIntegerField()
     guidance = models.FloatField()
     scheduler = models.CharField(max_length=64, default="default")
+    # img2img: a personalised variant of a shared base picture, costing `strength` of a full generation.
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="variants")
+    strength = models.FloatField(null=True, blank=True)
+    num_frames = models.PositiveIntegerField(null=True, blank=True)  # video generations only
     # Requests with the same shape key can share one batched pipeline call.
     shape_key = models.CharField(max_length=200)
     status = models.CharField(

@@ -29,6 +29,7 @@ from core.models import Brand, Workspace
 from core.storage import get_storage
 from render.models import (
     ACTIVE_RENDER_STATUSES,
+    FINAL_RENDER_STATUSES,
     Generation,
     GenerationBatch,
     GenerationStatus,
@@ -39,6 +40,7 @@ from render.models import (
 )
 from render.planning import BrandFiles, GenerationSpec, composition_plan, generation_specs
 from render.queue import enqueue
+from render.signals import render_finished
 from templates.models import TemplateVersion
 from templates.spec import variables_resolve
 
@@ -60,11 +62,16 @@ TASK_COMPOSE = "render.compose"
 
 def _transition(render_id: Any, expected: Iterable[str], to: str, **fields: Any) -> bool:
     now = timezone.now()
-    if to in (RenderStatus.SUCCEEDED, RenderStatus.FAILED, RenderStatus.CANCELED):
+    final = to in FINAL_RENDER_STATUSES
+    if final:
         fields.setdefault("finished_at", now)
-    updated = Render.objects.filter(pk=render_id, status__in=list(expected)).update(
-        status=to, updated_at=now, **fields
-    )
+    with transaction.atomic():
+        updated = Render.objects.filter(pk=render_id, status__in=list(expected)).update(
+            status=to, updated_at=now, **fields
+        )
+        if updated == 1 and final:
+            workspace_id = Render.objects.filter(pk=render_id).values_list("workspace_id", flat=True).get()
+            render_finished.send(sender=Render, render_id=render_id, workspace_id=workspace_id, status=to)
     return updated == 1
 
 
