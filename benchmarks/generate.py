@@ -3,13 +3,16 @@
 Parts (`--part`, repeatable; each adds one key to the JSON):
   tiny_cpu  tiny-sd through `Engine.run_batch` on this machine's CPU: images/s at batch 1, 4, 8, 16
             (medians after a warm-up, all in one run) and batched_speedup = images/s at 16 / one by one.
-            Measured twice: with fresh prompts (every text a prompt-cache miss, like per-recipient
-            prompts) and with the prompts already cached.
+            Measured with fresh prompts (every text a prompt-cache miss, like per-recipient prompts),
+            with the prompts already cached, and (pipeline_call) with fresh prompts through diffusers'
+            own StableDiffusionPipeline.__call__ instead of the engine's denoising loop.
   arch      a full-size architecture built from config with random weights (`--arch sd-turbo`) on a GPU
             (`--device cuda`): images/s and achieved TFLOP/s per batch size, eager and compiled.
-  dedupe    needs the Django side (content-addressed Generations); added there, not here.
+  dedupe    200 render requests over 5 distinct pictures through the render services (Django on a
+            throwaway SQLite database, tasks inline): generations_run (must equal the distinct count),
+            pipeline calls and wall time.
 
-    .venv/bin/python benchmarks/generate.py                       # tiny_cpu
+    .venv/bin/python benchmarks/generate.py                       # tiny_cpu and dedupe
     .venv/bin/python benchmarks/generate.py --arch sd-turbo --device cuda
 """
 
@@ -99,6 +102,11 @@ def _tiny_cpu(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
 
     fresh = measure(fresh=True)
     warm = measure(fresh=False)
+    # The same measurement through diffusers' generic StableDiffusionPipeline.__call__ instead of the
+    # engine's own denoising loop (same pictures, tests/engine/test_loop.py): what the loop saves.
+    engine.direct_loop_enabled = False
+    via_call = measure(fresh=True)
+    engine.direct_loop_enabled = True
     return {
         "model": spec.name,
         "size": f"{spec.width}x{spec.height}",
@@ -109,6 +117,7 @@ def _tiny_cpu(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
         "images_per_s": fresh["images_per_s"],
         "batched_speedup": fresh["batched_speedup"],
         "cached_prompts": warm,
+        "pipeline_call": via_call,
     }
 
 
@@ -139,18 +148,11 @@ def _time_arch(
         embeds = torch.cat([engine.embed_text(r.prompt).hidden for r in requests])
 
         def pipeline_only(requests: list[Any] = requests, embeds: Any = embeds) -> None:
-            # The batched call as run_batch makes it, but the pictures stay a GPU tensor: the
-            # GPU's share of the work, without the CPU's PIL conversion.
+            # The batched denoising loop as run_batch runs it, but the pictures stay a uint8 GPU tensor:
+            # the GPU's share of the work, without the copy to the host and the PIL conversion.
             with torch.inference_mode():
-                engine.pipe(
-                    prompt_embeds=embeds,
-                    height=size,
-                    width=size,
-                    num_inference_steps=spec.default_steps,
-                    guidance_scale=spec.default_guidance,
-                    generator=[torch.Generator(engine.device).manual_seed(r.seed) for r in requests],
-                    output_type="pt",
-                )
+                generators = [torch.Generator(engine.device).manual_seed(r.seed) for r in requests]
+                engine._denoise(requests, engine.spec.shape_key(), {"prompt_embeds": embeds}, generators)
 
         def end_to_end(requests: list[Any] = requests) -> None:
             engine.run_batch(requests)
@@ -212,18 +214,124 @@ def part_arch(args: argparse.Namespace) -> dict[str, Any]:
         "dtype": "bfloat16",
         "tflop_per_image": {k: round(v / 1e12, 3) for k, v in flops.items()},
         "timing": (
-            "median of CUDA-event times after warm-up; gpu = the batched pipeline call with tensor output, "
+            "median of CUDA-event times after warm-up; gpu = the engine's batched denoising loop with uint8 "
+            "GPU tensor output, "
             "engine = Engine.run_batch end to end (PIL images); prompts cached"
         ),
         **results,
     }
 
 
+DEDUPE_INDUSTRIES = ("bakery", "florist", "garage", "gym", "bookshop", "cafe", "dentist", "tailor")
+
+
 def part_dedupe(args: argparse.Namespace) -> dict[str, Any]:
-    raise PartUnavailable(
-        "--part dedupe measures content-addressed Generation reuse and needs Django; "
-        "it is added on the render side, not in the engine"
+    """`--renders` render requests over `--prompts` distinct pictures through the real render services.
+
+    Django is set up here, in this process, on an isolated SQLite database and media directory in a
+    temporary directory, embedded mode with `REELSMITH_EMBEDDED_WORKER=sync` (tasks run inline after each
+    commit). The renders are planned in one transaction, as a campaign fan-out makes them, so the
+    generate tasks fire together on commit and the pictures batch. Compose is stubbed out: it is not
+    what this part measures (benchmarks/compose.py times it).
+    """
+    if not 1 <= args.prompts <= len(DEDUPE_INDUSTRIES):
+        raise PartUnavailable(f"--prompts must be 1..{len(DEDUPE_INDUSTRIES)}")
+    with tempfile.TemporaryDirectory(prefix="reelsmith-dedupe-") as tmp:
+        return _dedupe(args, Path(tmp))
+
+
+def _dedupe(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    if "django.conf" in sys.modules:
+        from django.conf import settings as django_settings
+
+        if django_settings.configured:
+            raise PartUnavailable("--part dedupe sets Django up itself: run it in a fresh process")
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL"):  # embedded mode, whatever the shell exports
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "core.settings",
+            "REELSMITH_VAR_DIR": str(tmp),
+            "SQLITE_PATH": str(tmp / "bench.sqlite3"),
+            "MEDIA_ROOT": str(tmp / "media"),
+            "REELSMITH_EMBEDDED_WORKER": "sync",
+            "REELSMITH_DEVICE": "cpu",
+            "REELSMITH_MODEL_CACHE": args.model_cache or str(tmp / "models"),
+            # Tasks run inline, one at a time: nothing can arrive while a generate task lingers.
+            "REELSMITH_MAX_WAIT_MS": "0",
+        }
     )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.db.models import Sum
+
+    from core.models import Workspace
+    from core.services import brand_create
+    from render import services
+    from render.models import Generation, GenerationBatch, Priority, Render, RenderGeneration, RenderStatus
+    from templates.services import template_create
+
+    call_command("migrate", verbosity=0)
+    services.render_compose = lambda *, render_id: None  # not measured here
+
+    workspace = Workspace.objects.create(name="bench")
+    brand = brand_create(
+        workspace=workspace,
+        name="Acme",
+        colors={"primary": "#1F3A93", "secondary": "#FF7A00", "text": "#FFFFFF"},
+    )
+    spec = {
+        "format": {"width": 180, "height": 320, "fps": 10},
+        "variables": {
+            "first_name": {"type": "text", "required": True, "max_length": 32},
+            "industry": {"type": "text", "default": "retail"},
+        },
+        "scenes": [
+            {
+                "duration": 1.0,
+                "background": {
+                    "generate": {"prompt": "a sunlit {{industry}} storefront, cinematic", "seed": 7}
+                },
+                "layers": [{"type": "text", "text": "Hi {{first_name}}!", "box": [0.1, 0.3, 0.8, 0.2]}],
+            }
+        ],
+    }
+    version = template_create(workspace=workspace, name="bench", spec=spec)
+    # Warm the engine (loads tiny-sd, builds it on first use) so the timing is the services' work.
+    from render.engine.pipeline import get_engine
+
+    get_engine("tiny-sd")
+
+    start = time.perf_counter()
+    with transaction.atomic():
+        renders = [
+            Render.objects.create(
+                workspace=workspace,
+                template_version=version,
+                brand=brand,
+                variables={"first_name": f"Recipient {i}", "industry": DEDUPE_INDUSTRIES[i % args.prompts]},
+                priority=Priority.CAMPAIGN,
+            )
+            for i in range(args.renders)
+        ]
+        for render in renders:
+            services.render_plan(render_id=render.pk)
+    wall = time.perf_counter() - start  # the generate tasks ran on commit, inside this window
+    return {
+        "renders": args.renders,
+        "distinct_prompts": args.prompts,
+        "generations": Generation.objects.count(),
+        "generations_run": Generation.objects.aggregate(n=Sum("runs"))["n"] or 0,
+        "pipeline_calls": GenerationBatch.objects.count(),
+        "batch_sizes": list(GenerationBatch.objects.order_by("pk").values_list("size", flat=True)),
+        "cache_hits": RenderGeneration.objects.filter(cache_hit=True).count(),
+        "renders_ready_to_compose": Render.objects.filter(status=RenderStatus.COMPOSING).count(),
+        "wall_s": round(wall, 3),
+        "ms_per_render": round(wall / args.renders * 1e3, 2),
+    }
 
 
 PARTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
@@ -238,7 +346,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--part", action="append", choices=sorted(PARTS), help="default: tiny_cpu (arch with --arch)"
+        "--part",
+        action="append",
+        choices=sorted(PARTS),
+        help="default: tiny_cpu and dedupe (arch with --arch)",
     )
     parser.add_argument("--arch", choices=["sd-turbo"], help="full-size architecture for --part arch")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device for --part arch")
@@ -248,9 +359,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--max-batch", type=int, default=max(ARCH_BATCHES), help="largest batch for --part arch"
     )
     parser.add_argument("--model-cache", help="tiny-sd model cache (default: a fresh temporary directory)")
+    parser.add_argument("--renders", type=int, default=200, help="render requests for --part dedupe")
+    parser.add_argument("--prompts", type=int, default=5, help="distinct pictures among them (--part dedupe)")
     args = parser.parse_args(argv)
     if args.part is None:
-        args.part = ["arch"] if args.arch else ["tiny_cpu"]
+        args.part = ["arch"] if args.arch else ["tiny_cpu", "dedupe"]
     if "arch" in args.part and args.arch is None:
         parser.error("--part arch needs --arch")
     return args

@@ -97,3 +97,7 @@ class BrandAsset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.brand_id}"
+
+
+# Billing's models live in core/billing/ but belong to the `core` app (its migrations, its admin).
+from core.billing.models import BillingAccount, CreditEntry, MeterReport, Reservation, StripeEvent  # noqa: E402, F401, I001

@@ -197,6 +197,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Campaign, delivery and integration choices share field names with renders' and assets' (`status`, `kind`).
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "WebhookDeliveryStatusEnum": "campaigns.models.WebhookDelivery.Status",
+        "IntegrationKindEnum": "campaigns.models.Integration.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------------
@@ -256,12 +262,75 @@ REELSMITH_X264_PRESET = env_str("REELSMITH_X264_PRESET", "veryfast")
 # Outbound calls (callback URLs, CRM assets) may reach private addresses only when this is on (tests, dev).
 OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 
+# --- Campaigns and webhooks ---------------------------------------------------------------------------------
+
+# Campaign renders in flight at once per workspace (across its campaigns); single API renders never count.
+# 50 keeps one workspace's batch from filling a 2-CPU-worker deployment's queues for long.
+REELSMITH_CAMPAIGN_MAX_IN_FLIGHT = env_int("REELSMITH_CAMPAIGN_MAX_IN_FLIGHT", 50)
+# Recipients a fan-out task turns into renders per run (bounded memory and transaction size).
+REELSMITH_CAMPAIGN_CHUNK = env_int("REELSMITH_CAMPAIGN_CHUNK", 500)
+# Seconds before each retry of a failed webhook delivery (±20 % jitter): 5 s doubling-ish to 24 h, about
+# 3 days in all, after the Standard Webhooks / Svix schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+REELSMITH_WEBHOOK_RETRY_SCHEDULE = [
+    int(s)
+    for s in env_list(
+        "REELSMITH_WEBHOOK_RETRY_SCHEDULE",
+        ["5", "300", "1800", "7200", "18000", "36000", "36000", "86400", "86400"],
+    )
+]
+# One delivery attempt's connect + read timeout (seconds); Svix and Stripe allow receivers 15 s or less.
+REELSMITH_WEBHOOK_TIMEOUT = env_int("REELSMITH_WEBHOOK_TIMEOUT", 10)
+
 # --- Stripe ---------------------------------------------------------------------------------------------------
 
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is")
+# Where the SDK sends its calls (tests point it at a local fake that speaks Stripe's JSON).
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+# The Billing Meter's event_name (created once in the Stripe dashboard) that receives credits per captured render.
+STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "reelsmith_credits")
+# A past_due subscription keeps rendering this long (seconds) before new renders answer 402; 3 days matches
+# Stripe's default first Smart Retry of a failed invoice.
+REELSMITH_BILLING_GRACE_SECONDS = env_int("REELSMITH_BILLING_GRACE_SECONDS", 3 * 24 * 3600)
+# Plans: credits granted per paid period, renders in flight at once, largest output allowed (pixels per frame).
+# A workspace without a subscription is on REELSMITH_DEFAULT_PLAN (credits come only from grant_credits).
+REELSMITH_PLANS: dict[str, dict[str, Any]] = {
+    "free": {
+        "name": "Free",
+        "price_id": "",
+        "metered_price_id": "",
+        "credits_per_period": 0,
+        "renders_in_flight": 2,
+        "max_format_pixels": 1920 * 1080,  # Full HD
+    },
+    "starter": {
+        "name": "Starter",
+        "price_id": env_str("STRIPE_PRICE_STARTER"),
+        "metered_price_id": env_str("STRIPE_PRICE_STARTER_METERED"),
+        "credits_per_period": env_int("REELSMITH_STARTER_CREDITS", 1_000),
+        "renders_in_flight": 10,
+        "max_format_pixels": 1920 * 1080,
+    },
+    "pro": {
+        "name": "Pro",
+        "price_id": env_str("STRIPE_PRICE_PRO"),
+        "metered_price_id": env_str("STRIPE_PRICE_PRO_METERED"),
+        "credits_per_period": env_int("REELSMITH_PRO_CREDITS", 10_000),
+        "renders_in_flight": 50,
+        "max_format_pixels": 3840 * 2160,  # 4K UHD
+    },
+}
+REELSMITH_DEFAULT_PLAN = "free"
+# Where Stripe's Checkout and Customer Portal send the customer back to (the dashboard's billing page).
+REELSMITH_BILLING_RETURN_URL = env_str("REELSMITH_BILLING_RETURN_URL", f"{PUBLIC_BASE_URL}/billing")
+# Meter events go out in batches of this many per task run (Stripe's v1 meter events API takes one per call).
+REELSMITH_METER_BATCH = env_int("REELSMITH_METER_BATCH", 100)
+CELERY_BEAT_SCHEDULE["billing-report-usage"] = {"task": "billing.report_usage", "schedule": 60.0}
+# Schedule slots and fan-out nudges (campaigns), and webhook retries that came due.
+CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tick", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["webhooks-dispatch-due"] = {"task": "webhooks.dispatch_due", "schedule": 15.0}
 
 LOGGING = {
     "version": 1,

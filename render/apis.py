@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,13 +16,26 @@ from core.models import Workspace
 from core.pagination import CursorPagination
 from core.selectors import brand_get_for_workspace
 from render.models import Render, RenderStatus
-from render.selectors import render_get_for_workspace, render_list, render_urls
+from render.selectors import render_get_for_workspace, render_list, render_output_urls, render_urls
 from render.services import render_cancel, render_request
 from templates.selectors import template_get_for_workspace, template_version_get
 
 NO_SUCH_TEMPLATE = "No such template."
 NO_SUCH_BRAND = "No such brand."
 BAD_IDEMPOTENCY_KEY = "Idempotency-Key must be 1 to 255 printable characters."
+
+
+class RenderFormatOutputSerializer(serializers.Serializer):
+    """One output format of a render (`spec.formats`): its video and what goes beside it."""
+
+    format = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    duration = serializers.FloatField()
+    video_url = serializers.CharField(allow_null=True)
+    poster_url = serializers.CharField(allow_null=True)
+    gif_url = serializers.CharField(allow_null=True)
+    captions_url = serializers.CharField(allow_null=True)
 
 
 class RenderOutputSerializer(serializers.Serializer):
@@ -42,6 +55,7 @@ class RenderOutputSerializer(serializers.Serializer):
     campaign = serializers.UUIDField(source="campaign_id", allow_null=True)
     external_id = serializers.CharField()
     variables = serializers.JSONField()
+    outputs = serializers.SerializerMethodField()
 
     def to_representation(self, instance: Render) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
@@ -53,6 +67,10 @@ class RenderOutputSerializer(serializers.Serializer):
 
     def get_thumbnail_url(self, render: Render) -> str | None:
         return render_urls(render)["thumbnail_url"]
+
+    @extend_schema_field(RenderFormatOutputSerializer(many=True))
+    def get_outputs(self, render: Render) -> list[dict[str, Any]]:
+        return RenderFormatOutputSerializer(render_output_urls(render), many=True).data  # type: ignore[return-value]
 
 
 def resolve_template_and_brand(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -40,15 +41,37 @@ class RenderCollector(Collector):
         hits.add_metric([], RenderGeneration.objects.filter(cache_hit=True).count())
         yield hits
 
-        sizes = list(GenerationBatch.objects.values_list("size", "seconds"))
-        buckets = [(str(le), sum(1 for size, _ in sizes if size <= le)) for le in BATCH_BUCKETS]
-        buckets.append(("+Inf", len(sizes)))
+        # One aggregate query, not a row per batch: the table grows by one row per pipeline call.
+        aggregates: dict[str, Any] = {f"le{le}": Count("pk", filter=Q(size__lte=le)) for le in BATCH_BUCKETS}
+        totals = GenerationBatch.objects.aggregate(
+            **aggregates, n=Count("pk"), images=Sum("size"), seconds=Sum("seconds")
+        )
+        buckets = [(str(le), totals[f"le{le}"]) for le in BATCH_BUCKETS]
+        buckets.append(("+Inf", totals["n"]))
         yield HistogramMetricFamily(
             "reelsmith_generation_batch_size",
             "Generations per pipeline call.",
             buckets=buckets,
-            sum_value=sum(size for size, _ in sizes),
+            sum_value=totals["images"] or 0,
         )
         seconds = CounterMetricFamily("reelsmith_generation_seconds", "Seconds spent in pipeline calls.")
-        seconds.add_metric([], sum(s for _, s in sizes))
+        seconds.add_metric([], totals["seconds"] or 0.0)
         yield seconds
+
+        # GPU memory: the worker records the peak torch allocated during each batch on its row (CUDA only);
+        # the latest batch per model is the current figure.
+        memory = GaugeMetricFamily(
+            "reelsmith_generation_gpu_memory_peak_bytes",
+            "Peak GPU memory allocated during the latest pipeline call, by model (CUDA workers only).",
+            labels=["model"],
+        )
+        measured = GenerationBatch.objects.filter(peak_memory_bytes__isnull=False)
+        for model in sorted(set(measured.values_list("model", flat=True))):
+            peak = (
+                measured.filter(model=model)
+                .order_by("-created_at", "-pk")
+                .values_list("peak_memory_bytes", flat=True)
+                .first()
+            )
+            memory.add_metric([model], float(peak or 0))
+        yield memory

@@ -175,6 +175,9 @@ class GenerationBatch(models.Model):
     model = models.CharField(max_length=64)
     size = models.PositiveSmallIntegerField()
     seconds = models.FloatField()
+    # Peak GPU memory torch allocated during the call (CUDA only; NULL on CPU). /metrics reads the
+    # latest per model: the scraping web process cannot see the GPU worker's device.
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,20 @@ from render.compose.plan import (
     Transition,
 )
 from render.engine.registry import model_spec
-from templates.spec import merge
+from templates.spec import layer_box, merge, merge_fields, spec_formats
+
+# A variant's strength when the spec gives a base but no strength: 0.35, the figure the issue's example uses
+# (enough to repaint a name or a product into a shared scene while keeping its composition).
+DEFAULT_STRENGTH = 0.35
 
 
 @dataclass(frozen=True)
 class GenerationSpec:
-    """Everything that determines a generated picture; its hash is the Generation's key."""
+    """Everything that determines a generated picture; its hash is the Generation's key.
+
+    A variant (`base` set) is img2img of the base picture at `strength`: the base is its own Generation,
+    made once and shared by every variant; the variant runs `int(steps * strength)` denoising steps from it.
+    """
 
     model: str
     prompt: str
@@ -41,29 +49,42 @@ class GenerationSpec:
     steps: int
     guidance: float
     scheduler: str = "default"
+    base: GenerationSpec | None = None
+    strength: float | None = None
 
     @property
     def key(self) -> str:
-        canonical = json.dumps(
-            [
-                self.model,
-                self.prompt,
-                self.negative_prompt,
-                self.seed,
-                self.width,
-                self.height,
-                self.steps,
-                round(self.guidance, 4),
-                self.scheduler,
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        fields: list[Any] = [
+            self.model,
+            self.prompt,
+            self.negative_prompt,
+            self.seed,
+            self.width,
+            self.height,
+            self.steps,
+            round(self.guidance, 4),
+            self.scheduler,
+        ]
+        if self.base is not None:  # appended only for variants, so plain pictures keep their keys
+            fields += [self.base.key, round(self.strength or 0.0, 4)]
+        canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
     def shape_key(self) -> str:
-        return f"{self.model}|{self.width}x{self.height}|{self.steps}|{self.guidance:g}|{self.scheduler}"
+        key = f"{self.model}|{self.width}x{self.height}|{self.steps}|{self.guidance:g}|{self.scheduler}"
+        # Variants batch with variants of the same strength only: it sets how many steps they run.
+        return key if self.base is None else f"{key}|img2img:{self.strength:g}"
+
+
+def img2img_steps(steps: int, strength: float) -> int:
+    """The schedule length for a variant: at least `steps`, and long enough that `int(steps * strength)`,
+    the denoising steps img2img runs (diffusers' `get_timesteps`), is at least one. A 1-step turbo model at
+    strength 0.35 gets a 3-step schedule and runs its last step: a third of a full generation's UNet work."""
+    total = steps
+    while int(total * strength) < 1:
+        total += 1
+    return total
 
 
 def generation_spec_for(
@@ -71,22 +92,35 @@ def generation_spec_for(
 ) -> GenerationSpec:
     model = generate.get("model") or default_model
     registered = model_spec(model)
-    return GenerationSpec(
+    steps = int(generate.get("steps", registered.default_steps))
+    picture = GenerationSpec(
         model=model,
         prompt=merge(generate["prompt"], values),
         negative_prompt=merge(generate.get("negative_prompt", ""), values),
         seed=int(generate.get("seed", 0)),
         width=registered.width,
         height=registered.height,
-        steps=int(generate.get("steps", registered.default_steps)),
+        steps=steps,
         guidance=float(generate.get("guidance", registered.default_guidance)),
     )
+    base = generate.get("base")
+    if not base:
+        return picture
+    # `"base": {"prompt", "seed", "negative_prompt"}`: the shared picture, same model, size and settings.
+    base_spec = replace(
+        picture,
+        prompt=merge(base["prompt"], values),
+        negative_prompt=merge(base.get("negative_prompt", generate.get("negative_prompt", "")), values),
+        seed=int(base.get("seed", 0)),
+    )
+    strength = float(generate.get("strength", DEFAULT_STRENGTH))
+    return replace(picture, steps=img2img_steps(steps, strength), base=base_spec, strength=strength)
 
 
 def generation_specs(
     spec: dict[str, Any], values: dict[str, str], default_model: str
 ) -> list[GenerationSpec | None]:
-    """One entry per scene: the picture its background needs, or None."""
+    """One entry per scene: the picture its background needs (a variant, whose `base` is needed too), or None."""
     out: list[GenerationSpec | None] = []
     for scene in spec["scenes"]:
         generate = scene["background"].get("generate")
@@ -108,6 +142,27 @@ def resolve_color(value: str, colors: dict[str, str]) -> str:
     return value.upper()
 
 
+def scene_merge_fields(scene: dict[str, Any]) -> set[str]:
+    """Every variable that reaches a scene: its texts, its picture's prompts, its `when`s."""
+    names: set[str] = set()
+    generate = scene["background"].get("generate") or {}
+    for key in ("prompt", "negative_prompt"):
+        names |= merge_fields(generate.get(key, ""))
+    if scene.get("when"):
+        names.add(scene["when"])
+    for layer in scene.get("layers", []):
+        names |= merge_fields(layer.get("text", ""))
+        if layer.get("when"):
+            names.add(layer["when"])
+    return names
+
+
+def _shown(item: dict[str, Any], values: dict[str, str]) -> bool:
+    """`"when": "company"`: shown only when that variable's value is not empty."""
+    name = item.get("when")
+    return not name or bool(values.get(name, "").strip())
+
+
 def composition_plan(
     *,
     spec: dict[str, Any],
@@ -115,14 +170,23 @@ def composition_plan(
     brand: BrandFiles,
     scene_images: list[Path | None],
     metadata: dict[str, str],
+    output: dict[str, Any] | None = None,
 ) -> CompositionPlan:
-    fmt = spec["format"]
+    """The plan of one output: `output` is one of `spec_formats(spec)` (default: the first); layers
+    take their `boxes` entry for that format's name, else their `box`."""
+    fmt = output or spec_formats(spec)[0]
     scenes: list[Scene] = []
     for scene, image in zip(spec["scenes"], scene_images, strict=True):
+        if not _shown(scene, values):
+            continue
         background_spec = scene["background"]
         if image is not None:
+            generate = background_spec.get("generate") or {}
             background: ColorBackground | ImageBackground = ImageBackground(
-                path=image, motion=background_spec.get("motion", "none")
+                path=image,
+                motion=background_spec.get("motion", "none"),
+                # No merge field in its prompts: everyone's picture, so its motion is cached.
+                reused=not any(merge_fields(generate.get(key, "")) for key in ("prompt", "negative_prompt")),
             )
         else:
             background = ColorBackground(
@@ -130,12 +194,10 @@ def composition_plan(
             )
         layers: list[Layer] = []
         for layer in scene.get("layers", []):
-            box = (
-                float(layer["box"][0]),
-                float(layer["box"][1]),
-                float(layer["box"][2]),
-                float(layer["box"][3]),
-            )
+            if not _shown(layer, values):
+                continue
+            x, y, w, h = layer_box(layer, fmt["name"])
+            box = (float(x), float(y), float(w), float(h))
             if layer["type"] == "text":
                 text = merge(layer["text"], values).strip()
                 if not text:
@@ -151,7 +213,19 @@ def composition_plan(
                 )
             elif layer["type"] == "logo" and brand.logo is not None:
                 layers.append(ImageLayer(path=brand.logo, box=box))
-        scenes.append(Scene(duration=float(scene["duration"]), background=background, layers=tuple(layers)))
+        out = scene.get("transition")
+        scenes.append(
+            Scene(
+                duration=float(scene["duration"]),
+                background=background,
+                layers=tuple(layers),
+                transition_out=Transition(type=out["type"], duration=float(out.get("duration", 0.0)))
+                if out
+                else None,
+                # Personal: encoded per recipient. Shared scenes are cached (render/compose/segments.py).
+                personal=bool(scene_merge_fields(scene)),
+            )
+        )
     transition_spec = spec.get("transition") or {}
     transition = Transition(
         type=transition_spec.get("type", "none"), duration=float(transition_spec.get("duration", 0.0))

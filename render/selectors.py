@@ -46,3 +46,23 @@ def render_urls(render: Render) -> dict[str, str | None]:
         "video_url": storage.url(render.video_key),
         "thumbnail_url": storage.url(render.thumbnail_key) if render.thumbnail_key else None,
     }
+
+
+def render_output_urls(render: Render) -> list[dict[str, Any]]:
+    """Per output format of a succeeded render: its size and browser-fetchable URLs (empty otherwise)."""
+    if render.status != RenderStatus.SUCCEEDED:
+        return []
+    storage = get_storage()
+    return [
+        {
+            "format": output["format"],
+            "width": output["width"],
+            "height": output["height"],
+            "duration": output["duration"],
+            **{
+                f"{kind}_url": storage.url(output[f"{kind}_key"]) if output.get(f"{kind}_key") else None
+                for kind in ("video", "poster", "gif", "captions")
+            },
+        }
+        for output in render.outputs or []
+    ]

@@ -20,10 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Recipient
+from core.billing.services import billing_reserve
 from core.errors import ConflictError
 from core.models import Brand, Workspace
 from core.storage import get_storage
@@ -42,7 +43,7 @@ from render.planning import BrandFiles, GenerationSpec, composition_plan, genera
 from render.queue import enqueue
 from render.signals import render_finished
 from templates.models import TemplateVersion
-from templates.spec import variables_resolve
+from templates.spec import spec_formats, variables_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,8 @@ def render_request(
                 idempotency_key=idempotency_key or None,
                 request_hash=request_hash,
             )
+            # Credits are taken in this transaction: 402 (cost and balance) rolls the render back, unqueued.
+            billing_reserve(workspace=workspace, renders=[render])
             enqueue(TASK_PLAN, str(render.pk), priority=priority)
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its render.
@@ -163,9 +166,14 @@ def render_cancel(*, render: Render) -> Render:
 
 
 def _generation_for(spec: GenerationSpec, priority: int) -> tuple[Generation, bool]:
+    """The Generation for `spec`, created pending if new. A variant's base is got or created first: it is
+    its own Generation, made once and shared by every variant (and every render) that needs it."""
+    base = _generation_for(spec.base, priority)[0] if spec.base is not None else None
     generation, created = Generation.objects.get_or_create(
         key=spec.key,
         defaults={
+            "base": base,
+            "strength": spec.strength,
             "model": spec.model,
             "prompt": spec.prompt,
             "negative_prompt": spec.negative_prompt,
@@ -206,11 +214,16 @@ def render_plan(*, render_id: Any) -> None:
         waiting_shapes: set[str] = set()
         for spec in {s.key: s for s in specs}.values():
             generation, created = _generation_for(spec, render.priority)
-            RenderGeneration.objects.get_or_create(
-                render=render, generation=generation, defaults={"cache_hit": not created}
-            )
-            if generation.status != GenerationStatus.SUCCEEDED:
-                waiting_shapes.add(generation.shape_key)
+            # A variant's render waits on its base too: a base that fails fails the render with its reason.
+            links = [(generation, created)]
+            if generation.base_id is not None:
+                links.append((Generation.objects.get(pk=generation.base_id), False))
+            for linked, made in links:
+                RenderGeneration.objects.get_or_create(
+                    render=render, generation=linked, defaults={"cache_hit": not made}
+                )
+                if linked.status != GenerationStatus.SUCCEEDED:
+                    waiting_shapes.add(linked.shape_key)
         if waiting_shapes:
             _transition(render.pk, [RenderStatus.QUEUED], RenderStatus.GENERATING, attempts=0)
             for shape_key in sorted(waiting_shapes):
@@ -227,13 +240,21 @@ def _default_model() -> str:
 # --- generate: claim, run, record ----------------------------------------------------------------------------
 
 
+# Pending, and not a variant whose base picture is not made yet (that variant waits for its base).
+_CLAIMABLE = Q(status=GenerationStatus.PENDING) & (
+    Q(base__isnull=True) | Q(base__status=GenerationStatus.SUCCEEDED)
+)
+
+
 def generation_claim_batch(*, shape_key: str, max_batch: int) -> list[Generation]:
     """Claim up to `max_batch` pending Generations of one shape, most urgent first. Concurrent workers
     never claim the same row: locked rows are skipped (`FOR UPDATE SKIP LOCKED` on PostgreSQL)."""
     with transaction.atomic():
         keys = list(
-            Generation.objects.select_for_update(skip_locked=True)
-            .filter(status=GenerationStatus.PENDING, shape_key=shape_key)
+            # of=self: lock the Generation rows only; the base's row is read through an outer join,
+            # which PostgreSQL cannot lock ("FOR UPDATE cannot be applied to the nullable side").
+            Generation.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(_CLAIMABLE, shape_key=shape_key)
             .order_by("priority", "created_at")
             .values_list("key", flat=True)[:max_batch]
         )
@@ -255,13 +276,69 @@ def generation_release(*, generations: Sequence[Generation]) -> None:
     )
 
 
-def generation_run_batch(*, shape_key: str, max_batch: int) -> int:
-    """Claim, run, record. Returns how many Generations were claimed (0: nothing to do)."""
+# How often a lingering generate task looks for more work of its shape (ms). Small next to the window
+# (REELSMITH_MAX_WAIT_MS, 50 ms by default): one indexed COUNT per look.
+LINGER_POLL_MS = 5
+
+
+def generation_linger(*, shape_key: str, max_batch: int, max_wait_ms: int) -> int:
+    """Wait for a batch of this shape to fill: until `max_batch` are pending, or `max_wait_ms` after the oldest
+    pending one was created (work that already waited that long goes at once), or nothing is pending.
+    Returns how many are pending. Dynamic batching as in Ray Serve's `@serve.batch` (batch_wait_timeout_s)."""
+    window = timedelta(milliseconds=max_wait_ms)
+    while True:
+        pending = Generation.objects.filter(_CLAIMABLE, shape_key=shape_key).aggregate(
+            n=Count("pk"), oldest=Min("created_at")
+        )
+        count: int = pending["n"]
+        if count == 0 or count >= max_batch or max_wait_ms <= 0:
+            return count
+        remaining = (pending["oldest"] + window - timezone.now()).total_seconds()
+        if remaining <= 0:
+            return count
+        time.sleep(min(remaining, LINGER_POLL_MS / 1000))
+
+
+def generation_urgent_shapes(*, shape_key: str) -> list[str]:
+    """Other shapes with interactive work waiting, when this shape's own next work is not interactive.
+
+    A GPU worker draining a campaign's shape serves these first, between two batches (see generation_drain).
+    """
+    pending = Generation.objects.filter(_CLAIMABLE)
+    own = pending.filter(shape_key=shape_key).aggregate(p=Min("priority"))["p"]
+    if own is not None and own <= Priority.INTERACTIVE:
+        return []
+    return sorted(
+        pending.filter(priority__lte=Priority.INTERACTIVE)
+        .exclude(shape_key=shape_key)
+        .values_list("shape_key", flat=True)
+        .distinct()
+    )
+
+
+def generation_drain(*, shape_key: str, max_batch: int, max_wait_ms: int) -> int:
+    """The generate task's body: run batches of `shape_key` while it has pending work. Between batches,
+    interactive work of any other shape goes first (a single API render does not wait behind a 10,000
+    recipient campaign). Returns how many Generations were claimed in all."""
+    total = 0
+    while True:
+        for urgent in generation_urgent_shapes(shape_key=shape_key):
+            total += generation_run_batch(shape_key=urgent, max_batch=max_batch, max_wait_ms=0)
+        claimed = generation_run_batch(shape_key=shape_key, max_batch=max_batch, max_wait_ms=max_wait_ms)
+        if not claimed:
+            return total
+        total += claimed
+
+
+def generation_run_batch(*, shape_key: str, max_batch: int, max_wait_ms: int = 0) -> int:
+    """Linger, claim, run, record. Returns how many Generations were claimed (0: nothing to do)."""
     from render.engine.errors import FatalEngineError
     from render.engine.pipeline import get_engine
     from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
 
-    # 1. Claim. Poison pictures (tried too often) are failed without running them again.
+    # 1. Let the batch fill (up to max_wait_ms), then claim. Poison pictures (tried too often) are failed
+    #    without running them again.
+    generation_linger(shape_key=shape_key, max_batch=max_batch, max_wait_ms=max_wait_ms)
     claimed = generation_claim_batch(shape_key=shape_key, max_batch=max_batch)
     if not claimed:
         return 0
@@ -274,16 +351,27 @@ def generation_run_batch(*, shape_key: str, max_batch: int) -> int:
 
     # 2. Run one batched pipeline call.
     first = runnable[0]
-    shape = ShapeKey(first.model, first.width, first.height, first.steps, first.guidance, first.scheduler)
-    requests = [
-        GenerationRequest(
-            key=g.key, shape=shape, prompt=g.prompt, seed=g.seed, negative_prompt=g.negative_prompt
-        )
-        for g in runnable
-    ]
+    shape = ShapeKey(
+        first.model, first.width, first.height, first.steps, first.guidance, first.scheduler, first.strength
+    )
     started = time.monotonic()
+    peak_memory: int | None = None
     try:
-        results: list[GenerationResult] = get_engine(first.model).run_batch(requests)
+        bases = _generation_base_images(runnable)
+        requests = [
+            GenerationRequest(
+                key=g.key,
+                shape=shape,
+                prompt=g.prompt,
+                seed=g.seed,
+                negative_prompt=g.negative_prompt,
+                init_image=bases.get(g.base_id) if g.base_id else None,
+            )
+            for g in runnable
+        ]
+        engine = get_engine(first.model)
+        results: list[GenerationResult] = engine.run_batch(requests)
+        peak_memory = engine.last_peak_memory_bytes
     except FatalEngineError:
         # The device is in a state no retry in this process fixes: give the work back and let a fresh
         # process take over (the GPU worker's pool replaces this child).
@@ -294,11 +382,30 @@ def generation_run_batch(*, shape_key: str, max_batch: int) -> int:
         logger.exception("generation batch failed")
         results = [GenerationResult(key=g.key, error=f"{type(exc).__name__}: {exc}") for g in runnable]
     seconds = time.monotonic() - started
-    GenerationBatch.objects.create(model=first.model, size=len(runnable), seconds=seconds)
+    GenerationBatch.objects.create(
+        model=first.model, size=len(runnable), seconds=seconds, peak_memory_bytes=peak_memory
+    )
 
     # 3. Record: one result per Generation.
     generation_record_results(generations=runnable, results=results)
     return len(claimed)
+
+
+def _generation_base_images(generations: Sequence[Generation]) -> dict[str, Any]:
+    """The base pictures of the variants among `generations`, decoded, by base key."""
+    from PIL import Image
+
+    keys = {g.base_id for g in generations if g.base_id}
+    if not keys:
+        return {}
+    storage = get_storage()
+    images: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="reelsmith-base-") as tmp:
+        for key, image_key in Generation.objects.filter(pk__in=keys).values_list("key", "image_key"):
+            path = storage.fetch(image_key, Path(tmp) / f"{key}.png")
+            with Image.open(path) as image:
+                images[key] = image.convert("RGB")
+    return images
 
 
 def generation_record_results(*, generations: Sequence[Generation], results: Sequence[Any]) -> None:
@@ -331,6 +438,12 @@ def generation_record_results(*, generations: Sequence[Generation], results: Seq
                 status=GenerationStatus.PENDING, error=(result.error or "")[:2000], updated_at=timezone.now()
             )
             retry_shapes.add(generation.shape_key)
+    # Variants that were waiting for a picture made now can run.
+    retry_shapes.update(
+        Generation.objects.filter(base_id__in=succeeded, status=GenerationStatus.PENDING)
+        .values_list("shape_key", flat=True)
+        .distinct()
+    )
     for shape_key in sorted(retry_shapes):
         enqueue(TASK_GENERATE, shape_key)
     renders_advance(generation_keys=succeeded)
@@ -345,6 +458,9 @@ def _generation_give_up(generation: Generation, reason: str) -> None:
         "render_id", flat=True
     ):
         render_fail(render_id=render_id, reason=message)
+    # Variants of a picture that will not be made cannot be made either.
+    for variant in Generation.objects.filter(base=generation).exclude(status=GenerationStatus.SUCCEEDED):
+        _generation_give_up(variant, f"its base picture failed: {reason}")
 
 
 def renders_advance(*, generation_keys: Sequence[str]) -> None:
@@ -398,7 +514,10 @@ def _brand_files(brand: Brand, workdir: Path) -> BrandFiles:
 
 
 def render_compose(*, render_id: Any) -> None:
-    from render.compose.compose import compose_video, make_thumbnail
+    from render.compose.cache import StorageSegmentCache
+    from render.compose.compose import make_thumbnail
+    from render.compose.outputs import captions_vtt, make_gif
+    from render.compose.segments import compose_segmented
 
     # 1. Start an attempt; a render canceled or finished meanwhile is left alone. One found uploading was
     #    left there by a worker that died mid-upload (its task was redelivered): compose it again.
@@ -428,33 +547,78 @@ def render_compose(*, render_id: Any) -> None:
                 generation = Generation.objects.get(pk=gen_spec.key)
                 images.append(storage.fetch(generation.image_key, workdir / f"scene-{index}.png"))
             brand_files = _brand_files(render.brand, workdir)
-            # 3. Compose.
-            plan = composition_plan(
-                spec=spec,
-                values=render.variables,
-                brand=brand_files,
-                scene_images=images,
-                metadata=_provenance(render, [s for s in specs if s]),
-            )
-            video = workdir / "video.mp4"
-            info = compose_video(plan, video, workdir=workdir / "work", preset=settings.REELSMITH_X264_PRESET)
-            thumbnail = workdir / "thumbnail.jpg"
-            make_thumbnail(video, thumbnail, at_seconds=min(1.0, plan.duration / 2))
+            # 3. Compose each output format: video, poster, GIF preview, captions.
+            base = f"renders/{render.workspace_id}/{render.pk}"
+            uploads: list[tuple[str, Path, str]] = []  # storage key, file, content type
+            outputs: list[dict[str, Any]] = []
+            for position, output in enumerate(spec_formats(spec)):
+                plan = composition_plan(
+                    spec=spec,
+                    values=render.variables,
+                    brand=brand_files,
+                    scene_images=images,
+                    metadata=_provenance(render, [s for s in specs if s]),
+                    output=output,
+                )
+                folder = workdir / f"format{position}"
+                folder.mkdir()
+                video = folder / "video.mp4"
+                # Shared scenes come from the segment cache (encoded once per content hash); only the
+                # personal ones are encoded for this recipient, then all are joined by stream copy.
+                info = compose_segmented(
+                    plan,
+                    video,
+                    workdir=folder / "work",
+                    cache=StorageSegmentCache(storage),
+                    preset=settings.REELSMITH_X264_PRESET,
+                ).info
+                poster, gif, captions = (
+                    folder / "thumbnail.jpg",
+                    folder / "preview.gif",
+                    folder / "captions.vtt",
+                )
+                make_thumbnail(video, poster, at_seconds=min(1.0, plan.duration / 2))
+                make_gif(video, gif, duration=info.duration)
+                captions.write_text(captions_vtt(plan), encoding="utf-8")
+                # The first format keeps v1's keys; the others get a folder named after the format.
+                prefix = base if position == 0 else f"{base}/{_format_slug(output['name'])}"
+                keys = {
+                    "video_key": f"{prefix}/video.mp4",
+                    "poster_key": f"{prefix}/thumbnail.jpg",
+                    "gif_key": f"{prefix}/preview.gif",
+                    "captions_key": f"{prefix}/captions.vtt",
+                }
+                uploads += [
+                    (keys["video_key"], video, "video/mp4"),
+                    (keys["poster_key"], poster, "image/jpeg"),
+                    (keys["gif_key"], gif, "image/gif"),
+                    (keys["captions_key"], captions, "text/vtt"),
+                ]
+                outputs.append(
+                    {
+                        "format": output["name"],
+                        "width": info.width,
+                        "height": info.height,
+                        **keys,
+                        "duration": round(info.duration, 3),
+                    }
+                )
             # 4. Upload under deterministic keys, then succeed.
             if not _transition(render.pk, [RenderStatus.COMPOSING], RenderStatus.UPLOADING):
                 return
-            base = f"renders/{render.workspace_id}/{render.pk}"
-            storage.put_file(f"{base}/video.mp4", video, content_type="video/mp4")
-            storage.put_file(f"{base}/thumbnail.jpg", thumbnail, content_type="image/jpeg")
+            for key, path, content_type in uploads:
+                storage.put_file(key, path, content_type=content_type)
+            main = outputs[0]
             _transition(
                 render.pk,
                 [RenderStatus.UPLOADING],
                 RenderStatus.SUCCEEDED,
-                video_key=f"{base}/video.mp4",
-                thumbnail_key=f"{base}/thumbnail.jpg",
-                duration=round(info.duration, 3),
-                width=info.width,
-                height=info.height,
+                video_key=main["video_key"],
+                thumbnail_key=main["poster_key"],
+                outputs=outputs,
+                duration=main["duration"],
+                width=main["width"],
+                height=main["height"],
                 error="",
             )
     except Exception as exc:  # recorded on the render; retried until the attempt budget is spent
@@ -475,6 +639,11 @@ def render_compose(*, render_id: Any) -> None:
                 priority=render.priority,
                 countdown=5 * 2 ** (render.attempts - 1),
             )
+
+
+def _format_slug(name: str) -> str:
+    """A format's name as a storage folder: "9:16" -> "9x16" (spec names are [0-9A-Za-z:._-])."""
+    return name.replace(":", "x")
 
 
 def _provenance(render: Render, specs: Sequence[GenerationSpec]) -> dict[str, str]:

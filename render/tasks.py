@@ -22,10 +22,10 @@ def plan(render_id: str) -> None:
 def generate(shape_key: str) -> None:
     from render.engine.config import engine_settings
 
-    max_batch = engine_settings().max_batch
-    # Drain this shape's queue: batches keep forming while pending work remains, in one warm process.
-    while services.generation_run_batch(shape_key=shape_key, max_batch=max_batch):
-        pass
+    engine = engine_settings()
+    # Drain this shape's queue: batches keep forming while pending work remains, in one warm process;
+    # interactive work of other shapes is served between batches.
+    services.generation_drain(shape_key=shape_key, max_batch=engine.max_batch, max_wait_ms=engine.max_wait_ms)
 
 
 @shared_task(name=services.TASK_COMPOSE, queue="cpu", **TASK_OPTIONS)

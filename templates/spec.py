@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeGuard
 
 from core.errors import ApplicationError
@@ -21,7 +22,7 @@ HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 BRAND_COLORS = ("brand.primary", "brand.secondary", "brand.text")
 MOTIONS = ("none", "zoom_in", "zoom_out", "pan_left", "pan_right")
 ALIGNS = ("left", "center", "right")
-TRANSITIONS = ("fade", "none")
+TRANSITIONS = ("fade", "slide", "wipe", "none")
 
 # Limits. Frames up to 4K on either side; 60 fps is the most any ad platform takes (Meta, TikTok).
 MIN_SIDE, MAX_SIDE, MAX_FPS = 64, 3840, 60
@@ -31,6 +32,10 @@ MAX_SCENES, MAX_LAYERS, MAX_VARIABLES = 50, 20, 50
 MAX_TEXT, MAX_PROMPT, DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH = 500, 1000, 200, 1000
 MAX_SEED = 2**32 - 1  # torch.Generator.manual_seed takes 64 bits; 32 keeps seeds portable across engines
 MAX_TRANSITION_SECONDS = 2.0
+# 9:16, 1:1, 16:9 and 4:5: the four shapes ad platforms take (Meta, TikTok, YouTube, LinkedIn).
+MAX_FORMATS = 4
+FORMAT_NAME = re.compile(r"^[0-9A-Za-z:._-]{1,16}$")
+DEFAULT_FPS = 30  # a format without fps (and no v1 `format` to take it from): the social-video norm
 
 REQUIRED = "This field is required."
 UNKNOWN_KEY = "Unknown key."
@@ -108,21 +113,73 @@ def _text(
         used.setdefault(name, f"{path}.{key}")
 
 
-def _validate_format(spec: dict[str, Any], errors: _Errors) -> None:
-    fmt = _dict(spec.get("format"), "spec.format", errors) if "format" in spec else None
-    if "format" not in spec:
-        errors.add("spec.format", REQUIRED)
-    if fmt is None:
-        return
-    _check_keys(fmt, {"width", "height", "fps"}, "spec.format", errors)
+def _validate_frame(fmt: dict[str, Any], path: str, errors: _Errors, *, fps_required: bool) -> None:
     for side in ("width", "height"):
         value = fmt.get(side)
         # H.264 with yuv420p needs even dimensions.
         if not _is_int(value) or not MIN_SIDE <= value <= MAX_SIDE or value % 2:
-            errors.add(f"spec.format.{side}", f"Must be an even integer from {MIN_SIDE} to {MAX_SIDE}.")
-    fps = fmt.get("fps")
-    if not _is_int(fps) or not 1 <= fps <= MAX_FPS:
-        errors.add("spec.format.fps", f"Must be an integer from 1 to {MAX_FPS}.")
+            errors.add(f"{path}.{side}", f"Must be an even integer from {MIN_SIDE} to {MAX_SIDE}.")
+    if fps_required or "fps" in fmt:
+        fps = fmt.get("fps")
+        if not _is_int(fps) or not 1 <= fps <= MAX_FPS:
+            errors.add(f"{path}.fps", f"Must be an integer from 1 to {MAX_FPS}.")
+
+
+def _validate_format(spec: dict[str, Any], errors: _Errors) -> set[str]:
+    """`format` (v1, one output) and/or `formats` (one output each, the first is the render's main
+    video); returns the names `boxes` may use."""
+    if "format" not in spec and "formats" not in spec:
+        errors.add("spec.format", REQUIRED)
+    fmt = _dict(spec.get("format"), "spec.format", errors) if "format" in spec else None
+    if fmt is not None:
+        _check_keys(fmt, {"width", "height", "fps"}, "spec.format", errors)
+        _validate_frame(fmt, "spec.format", errors, fps_required=True)
+    if "formats" not in spec:
+        return set()
+    formats = spec["formats"]
+    if not isinstance(formats, list) or not 1 <= len(formats) <= MAX_FORMATS:
+        errors.add("spec.formats", f"Must be a list of 1 to {MAX_FORMATS} formats.")
+        return set()
+    names: set[str] = set()
+    for index, raw in enumerate(formats):
+        path = f"spec.formats[{index}]"
+        entry = _dict(raw, path, errors)
+        if entry is None:
+            continue
+        _check_keys(entry, {"name", "width", "height", "fps"}, path, errors)
+        name = entry.get("name")
+        if not isinstance(name, str) or not FORMAT_NAME.match(name):
+            errors.add(f"{path}.name", "Must be 1 to 16 letters, digits or : . _ - (such as 9:16).")
+        elif name in names:
+            errors.add(f"{path}.name", "Another format has this name.")
+        else:
+            names.add(name)
+        # fps: the format's own, else `format.fps`, else 30.
+        _validate_frame(entry, path, errors, fps_required=False)
+    return names
+
+
+def spec_formats(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The outputs a (valid) spec asks for: [{name, width, height, fps}], the main one first."""
+    fmt = spec.get("format") or {}
+    default_fps = int(fmt.get("fps", DEFAULT_FPS))
+    if "formats" not in spec:
+        width, height = int(fmt["width"]), int(fmt["height"])
+        return [{"name": f"{width}x{height}", "width": width, "height": height, "fps": default_fps}]
+    return [
+        {
+            "name": entry["name"],
+            "width": int(entry["width"]),
+            "height": int(entry["height"]),
+            "fps": int(entry.get("fps", default_fps)),
+        }
+        for entry in spec["formats"]
+    ]
+
+
+def layer_box(layer: dict[str, Any], format_name: str) -> list[float]:
+    """A layer's box in one format: its `boxes` entry for that format, else its `box`."""
+    return list(layer.get("boxes", {}).get(format_name, layer["box"]))
 
 
 def _validate_variables(spec: dict[str, Any], errors: _Errors) -> dict[str, dict[str, Any]]:
@@ -184,7 +241,10 @@ def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str,
         if gen is not None:
             gpath = f"{path}.generate"
             _check_keys(
-                gen, {"prompt", "negative_prompt", "seed", "model", "steps", "guidance"}, gpath, errors
+                gen,
+                {"prompt", "negative_prompt", "seed", "model", "steps", "guidance", "base", "strength"},
+                gpath,
+                errors,
             )
             _text(gen, "prompt", gpath, errors, MAX_PROMPT, used)
             if "negative_prompt" in gen:
@@ -204,24 +264,83 @@ def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str,
                 errors.add(f"{gpath}.steps", "Must be an integer from 1 to 100.")
             if "guidance" in gen:
                 _number(gen, "guidance", gpath, errors, 0.0, 30.0)
+            # `"base": {"prompt", "seed", "negative_prompt"}` + `"strength"`: an img2img variant of a shared
+            # picture. Strength 0.05-1.0: below 0.05 a variant barely differs from its base (and needs a 20+
+            # step schedule to run one step); 1.0 repaints it entirely.
+            if "base" in gen:
+                base = _dict(gen["base"], f"{gpath}.base", errors)
+                if base is not None:
+                    bpath = f"{gpath}.base"
+                    _check_keys(base, {"prompt", "negative_prompt", "seed"}, bpath, errors)
+                    _text(base, "prompt", bpath, errors, MAX_PROMPT, used)
+                    if "negative_prompt" in base:
+                        _text(base, "negative_prompt", bpath, errors, MAX_PROMPT, used)
+                    base_seed = base.get("seed", 0)
+                    if not _is_int(base_seed) or not 0 <= base_seed <= MAX_SEED:
+                        errors.add(f"{bpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
+                if "strength" in gen:
+                    _number(gen, "strength", gpath, errors, 0.05, 1.0)
+            elif "strength" in gen:
+                errors.add(f"{gpath}.strength", "Only allowed with base.")
     motion = background.get("motion", "none")
     if motion not in MOTIONS:
         errors.add(f"{path}.motion", f"Must be one of {', '.join(MOTIONS)}.")
 
 
-def _validate_layer(value: Any, path: str, errors: _Errors, used: dict[str, str]) -> None:
+def _when(obj: dict[str, Any], path: str, errors: _Errors, used: dict[str, str]) -> None:
+    """`"when": "company"`: the scene or layer is shown only when that variable is not empty."""
+    if "when" not in obj:
+        return
+    if not isinstance(obj["when"], str) or not VARIABLE_NAME.match(obj["when"]):
+        errors.add(f"{path}.when", "Must be the name of a declared variable.")
+        return
+    used.setdefault(obj["when"], f"{path}.when")
+
+
+def _transition(value: Any, path: str, errors: _Errors, min_scene: float) -> None:
+    transition = _dict(value, path, errors)
+    if transition is None:
+        return
+    _check_keys(transition, {"type", "duration"}, path, errors)
+    if transition.get("type", "none") not in TRANSITIONS:
+        errors.add(f"{path}.type", f"Must be one of {', '.join(TRANSITIONS)}.")
+    if transition.get("type", "none") != "none":
+        # A transition longer than half the shortest scene would overlap the next one's.
+        limit = min(MAX_TRANSITION_SECONDS, min_scene / 2)
+        _number(transition, "duration", path, errors, 0.0, limit)
+
+
+def _validate_boxes(layer: dict[str, Any], path: str, errors: _Errors, formats: AbstractSet[str]) -> None:
+    """`"boxes": {"1:1": [x, y, w, h]}`: the layer's box in a named format (others use `box`)."""
+    if "boxes" not in layer:
+        return
+    boxes = _dict(layer["boxes"], f"{path}.boxes", errors)
+    if boxes is None:
+        return
+    for name, box in boxes.items():
+        if name not in formats:
+            errors.add(f"{path}.boxes.{name}", "Not the name of one of spec.formats.")
+        else:
+            _box(box, f"{path}.boxes.{name}", errors)
+
+
+def _validate_layer(
+    value: Any, path: str, errors: _Errors, used: dict[str, str], formats: AbstractSet[str] = frozenset()
+) -> None:
     layer = _dict(value, path, errors)
     if layer is None:
         return
+    _validate_boxes(layer, path, errors, formats)
     kind = layer.get("type")
+    _when(layer, path, errors, used)
     if kind == "text":
-        _check_keys(layer, {"type", "text", "box", "color", "align"}, path, errors)
+        _check_keys(layer, {"type", "text", "box", "boxes", "color", "align", "when"}, path, errors)
         _text(layer, "text", path, errors, MAX_TEXT, used)
         _color(layer.get("color", "brand.text"), f"{path}.color", errors)
         if layer.get("align", "center") not in ALIGNS:
             errors.add(f"{path}.align", f"Must be one of {', '.join(ALIGNS)}.")
     elif kind == "logo":
-        _check_keys(layer, {"type", "box"}, path, errors)
+        _check_keys(layer, {"type", "box", "boxes", "when"}, path, errors)
     else:
         errors.add(f"{path}.type", "Must be text or logo.")
         return
@@ -237,9 +356,12 @@ def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]
     if not isinstance(spec, dict):
         raise ApplicationError(SPEC_INVALID, fields={"spec": "Must be an object."})
     _check_keys(
-        spec, {"format", "variables", "scenes", "transition", "audio", "name", "description"}, "spec", errors
+        spec,
+        {"format", "formats", "variables", "scenes", "transition", "audio", "name", "description"},
+        "spec",
+        errors,
     )
-    _validate_format(spec, errors)
+    format_names = _validate_format(spec, errors)
     declared = _validate_variables(spec, errors)
     used: dict[str, str] = {}
 
@@ -256,7 +378,8 @@ def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]
         scene = _dict(raw_scene, path, errors)
         if scene is None:
             continue
-        _check_keys(scene, {"duration", "background", "layers"}, path, errors)
+        _check_keys(scene, {"duration", "background", "layers", "when", "transition"}, path, errors)
+        _when(scene, path, errors, used)
         duration = _number(scene, "duration", path, errors, MIN_SCENE_SECONDS, MAX_SCENE_SECONDS)
         if duration is not None:
             total += duration
@@ -270,19 +393,17 @@ def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]
             errors.add(f"{path}.layers", f"Must be a list of at most {MAX_LAYERS} layers.")
             layers = []
         for layer_index, layer in enumerate(layers):
-            _validate_layer(layer, f"{path}.layers[{layer_index}]", errors, used)
+            _validate_layer(layer, f"{path}.layers[{layer_index}]", errors, used, format_names)
     if total > MAX_TOTAL_SECONDS:
         errors.add("spec.scenes", f"The scenes last {total:g} s; an ad is at most {MAX_TOTAL_SECONDS:g} s.")
 
-    transition = spec.get("transition", {"type": "none", "duration": 0.0})
-    if _dict(transition, "spec.transition", errors) is not None:
-        _check_keys(transition, {"type", "duration"}, "spec.transition", errors)
-        if transition.get("type", "none") not in TRANSITIONS:
-            errors.add("spec.transition.type", f"Must be one of {', '.join(TRANSITIONS)}.")
-        if transition.get("type", "none") != "none":
-            # A transition longer than half the shortest scene would overlap the next one's.
-            limit = min(MAX_TRANSITION_SECONDS, min_scene / 2)
-            _number(transition, "duration", "spec.transition", errors, 0.0, limit)
+    _transition(
+        spec.get("transition", {"type": "none", "duration": 0.0}), "spec.transition", errors, min_scene
+    )
+    # Per boundary: a scene's `transition` leads into the next scene and overrides the spec's.
+    for index, scene in enumerate(scenes):
+        if isinstance(scene, dict) and "transition" in scene:
+            _transition(scene["transition"], f"spec.scenes[{index}].transition", errors, min_scene)
 
     audio = spec.get("audio")
     if audio is not None and _dict(audio, "spec.audio", errors) is not None:

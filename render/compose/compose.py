@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NoReturn, get_args
 
 from render.compose.ffmpeg import ComposeError, chain, filter_spec, input_args, run_ffmpeg
+from render.compose.fonts import font_for
 from render.compose.plan import (
     Align,
     Audio,
@@ -142,8 +143,16 @@ def compose_video(
     preset: str = "veryfast",
     settings: EncodeSettings | None = None,
     timeout_s: float | None = None,
+    window: tuple[int, int] | None = None,
+    inputs: dict[Path, MediaInput] | None = None,
+    backgrounds: dict[int, Path] | None = None,
 ) -> VideoInfo:
     """Render `plan` to `out_path` (written whole or not at all) and return what the file is.
+
+    `window` = (first, end) output frames: only that part, video only (a segment, see
+    `segments.compose_segmented`, which passes the `inputs` it probed for the window, and in
+    `backgrounds` the scenes whose moving background it already holds rendered, see
+    `render_background`).
 
     `workdir` receives the text files drawtext reads; the caller owns and removes it. `settings`,
     when given, replaces the defaults `preset` is part of. Raises PlanError for a plan that cannot
@@ -153,12 +162,20 @@ def compose_video(
 
     # 1. Check the plan and every input file before anything reaches ffmpeg
     check_plan(plan)
-    inputs = check_plan_inputs(plan)
+    inputs = check_plan_inputs(plan) if inputs is None else inputs
     workdir.mkdir(parents=True, exist_ok=True)
 
     # 2. Build the command: inputs, filter graph, encoder, container
     partial = out_path.with_name(f".{out_path.name}.partial")
-    args = compose_args(plan, partial, workdir=workdir, settings=settings, inputs=inputs)
+    args = compose_args(
+        plan,
+        partial,
+        workdir=workdir,
+        settings=settings,
+        inputs=inputs,
+        window=window,
+        backgrounds=backgrounds,
+    )
 
     # 3. Run it, then move the finished file into place so no reader sees half a video
     timeout = timeout_s if timeout_s is not None else TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * plan.duration
@@ -220,17 +237,26 @@ def check_plan(plan: CompositionPlan) -> None:
     for index, scene in enumerate(plan.scenes):
         if not (math.isfinite(scene.duration) and scene.duration > 0):
             _fail(f"scenes[{index}].duration", "must be a positive number of seconds", scene.duration)
-    transition = plan.transition
-    if transition.type not in ("fade", "none"):
-        _fail("transition.type", "must be 'fade' or 'none'", transition.type)
-    if not (math.isfinite(transition.duration) and transition.duration >= 0):
-        _fail("transition.duration", "must be zero or a positive number of seconds", transition.duration)
+    for where, transition in [("transition", plan.transition)] + [
+        (f"scenes[{index}].transition_out", scene.transition_out)
+        for index, scene in enumerate(plan.scenes)
+        if scene.transition_out is not None
+    ]:
+        if transition is None:
+            continue
+        if transition.type not in _XFADES and transition.type != "none":
+            _fail(f"{where}.type", f"must be one of {sorted([*_XFADES, 'none'])}", transition.type)
+        if not (math.isfinite(transition.duration) and transition.duration >= 0):
+            _fail(f"{where}.duration", "must be zero or a positive number of seconds", transition.duration)
     frames = _scene_frames(plan)
-    fade = _fade_frames(plan)
+    cuts = [0, *(frames for _, frames in _cuts(plan)), 0]
     for index, (scene, count) in enumerate(zip(plan.scenes, frames, strict=True)):
         if count < 1:
             _fail(f"scenes[{index}].duration", f"is shorter than one frame at {plan.fps} fps", scene.duration)
-        if count < fade:
+        # The fades at both ends of a scene may not overlap each other (each is centred on its cut).
+        fade_in, fade_out = cuts[index], cuts[index + 1]
+        if count < max(fade_in, fade_out) or count < fade_in // 2 + (fade_out - fade_out // 2):
+            transition = scene.transition_out or plan.transition
             _fail(
                 "transition.duration",
                 f"is longer than scene {index} ({scene.duration} s)",
@@ -308,24 +334,29 @@ def _scene_frames(plan: CompositionPlan) -> list[int]:
     return [end - start for start, end in itertools.pairwise(boundaries)]
 
 
-def _fade_frames(plan: CompositionPlan) -> int:
-    if plan.transition.type != "fade" or len(plan.scenes) < 2:
-        return 0
-    return round(plan.transition.duration * plan.fps)
+# Our transition names to xfade's: slides and wipes move right to left, the way a reader's eye
+# leaves a Latin line (a design choice; xfade has every direction).
+_XFADES = {"fade": "fade", "slide": "slideleft", "wipe": "wipeleft"}
+
+
+def _cuts(plan: CompositionPlan) -> list[tuple[str, int]]:
+    """Per cut between scene i and i+1: the xfade transition and its length in frames (0: a cut)."""
+    out = []
+    for scene in plan.scenes[:-1]:
+        transition = scene.transition_out or plan.transition
+        frames = round(transition.duration * plan.fps) if transition.type in _XFADES else 0
+        out.append((_XFADES.get(transition.type, "fade"), frames))
+    return out
 
 
 def scene_timings(plan: CompositionPlan) -> tuple[SceneTiming, ...]:
     """Each scene's frames, plus the frames it is extended by under the fades at its cuts."""
     frames = _scene_frames(plan)
-    fade = _fade_frames(plan)
-    before_cut, after_cut = fade // 2, fade - fade // 2
-    last = len(frames) - 1
+    fades = [0, *(count for _, count in _cuts(plan)), 0]
+    # A fade of D frames centred on its cut: D // 2 extra frames after the outgoing scene, the rest
+    # before the incoming one.
     return tuple(
-        SceneTiming(
-            frames=count,
-            lead_in=after_cut if index > 0 else 0,
-            lead_out=before_cut if index < last else 0,
-        )
+        SceneTiming(frames=count, lead_in=fades[index] - fades[index] // 2, lead_out=fades[index + 1] // 2)
         for index, count in enumerate(frames)
     )
 
@@ -340,26 +371,27 @@ def compose_args(
     workdir: Path,
     settings: EncodeSettings,
     inputs: dict[Path, MediaInput],
+    window: tuple[int, int] | None = None,
+    backgrounds: dict[int, Path] | None = None,
 ) -> list[str]:
     """The ffmpeg arguments rendering `plan` to `output`; writes the text files into `workdir`.
 
-    A cached-segment variant calls the same builders for a run of scenes (`_add_scene` for each,
-    `_add_join` over them) with the same `settings.video_args`, and leaves audio to the final join.
+    `window` = (first, end) output frames renders only that part of the timeline, without audio or
+    metadata: a segment, joined to the others by `compose_segmented`. Every frame of a window is the
+    frame the full render has at that position (same builders, motion and fades offset by the window).
     """
     graph = _Graph(inputs)
     timings = scene_timings(plan)
-
-    # 1. Each scene on its own: background, then its layers bottom to top
-    scene_labels = [
-        _add_scene(graph, plan, index, timing, workdir=workdir) for index, timing in enumerate(timings)
-    ]
-
-    # 2. Scenes joined: cross-faded over the frames each scene was extended by, or cut
-    video = _add_join(graph, scene_labels, timings, fps=plan.fps, fade=_fade_frames(plan))
-
-    # 3. Music, looped or cut to exactly the video's length
     total_frames = sum(timing.frames for timing in timings)
-    audio = _add_audio(graph, plan.audio, total_frames, plan.fps, settings) if plan.audio else None
+    first, end = window or (0, total_frames)
+
+    # 1-2. The scenes the window touches, each cut to its part, joined by their transitions
+    video = _add_window(graph, plan, timings, first, end, workdir=workdir, backgrounds=backgrounds or {})
+
+    # 3. Music, looped or cut to exactly the video's length (segments carry none)
+    audio = None
+    if plan.audio is not None and window is None:
+        audio = _add_audio(graph, plan.audio, total_frames, plan.fps, settings)
 
     # 4. Encoders, metadata (ours only: nothing copied from inputs), container
     return [
@@ -369,7 +401,7 @@ def compose_args(
         *settings.video_args(plan.fps),
         "-map_metadata", "-1",
         "-map_chapters", "-1",
-        *_metadata_args(plan.metadata),
+        *(_metadata_args(plan.metadata) if window is None else []),
         # faststart: moov before mdat, so playback starts before the download ends;
         # use_metadata_tags: keep custom keys (the mp4 muxer drops unknown ones otherwise).
         "-movflags", "+faststart+use_metadata_tags",
@@ -409,11 +441,134 @@ class _Graph:
         return [*(arg for one in self.inputs for arg in one), "-filter_complex", ";".join(self.chains)]
 
 
-def _add_scene(
-    graph: _Graph, plan: CompositionPlan, index: int, timing: SceneTiming, *, workdir: Path
+def _add_window(
+    graph: _Graph,
+    plan: CompositionPlan,
+    timings: tuple[SceneTiming, ...],
+    first: int,
+    end: int,
+    *,
+    workdir: Path,
+    backgrounds: dict[int, Path],
 ) -> str:
+    """Output frames first..end-1: each scene's rendered frames (its own plus those under the fades)
+    that fall in the window, joined in order. Neighbouring parts overlap by a whole transition or
+    not at all (a window edge never falls inside a transition, see `plan_segments`)."""
+    cuts = _cuts(plan)
+    parts: list[tuple[str, int, int]] = []  # label, first output frame, frame count
+    for part in window_parts(timings, first, end):
+        label = _add_scene(
+            graph,
+            plan,
+            part.index,
+            timings[part.index],
+            skip=part.skip,
+            count=part.count,
+            workdir=workdir,
+            background=backgrounds.get(part.index),
+        )
+        parts.append((label, part.first, part.count))
+    if not parts:
+        raise PlanError(f"window {first}..{end} holds no frames")
+    joined, _, length = parts[0]
+    joined_end = parts[0][1] + length
+    for label, part_lo, count in parts[1:]:
+        overlap = joined_end - part_lo
+        if overlap > 0:
+            # The transition of the cut this part starts after: the one whose fade region it opens.
+            cut = next(i for i in range(len(cuts)) if sum(t.frames for t in timings[: i + 1]) > part_lo)
+            xfade = filter_spec(
+                "xfade",
+                transition=cuts[cut][0],
+                duration=_seconds(overlap, plan.fps),
+                offset=_seconds(length - overlap, plan.fps),
+            )
+            joined = graph.add([joined, label], [xfade], "video")
+        else:
+            joined = graph.add([joined, label], [filter_spec("concat", n=2, v=1, a=0)], "video")
+        length += count - max(overlap, 0)
+        joined_end = part_lo + count
+    return joined
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPart:
+    """Scene `index`'s rendered frames skip..skip+count-1, at output frames first..first+count-1."""
+
+    index: int
+    skip: int
+    count: int
+    first: int
+
+
+def window_parts(timings: tuple[SceneTiming, ...], first: int, end: int) -> list[WindowPart]:
+    """The part of each scene (its fades' extra frames included) that output frames first..end-1 show."""
+    parts, start = [], 0
+    for index, timing in enumerate(timings):
+        lo, hi = start - timing.lead_in, start + timing.frames + timing.lead_out
+        start += timing.frames
+        part_lo, part_hi = max(lo, first), min(hi, end)
+        if part_lo < part_hi:
+            parts.append(WindowPart(index, part_lo - lo, part_hi - part_lo, part_lo))
+    return parts
+
+
+def render_background(
+    plan: CompositionPlan,
+    part: WindowPart,
+    out_path: Path,
+    *,
+    inputs: dict[Path, MediaInput],
+    timeout_s: float,
+) -> None:
+    """Scene `part.index`'s background alone (motion applied, no layers) for the part's frames, as
+    lossless Ut Video in Matroska: the frames `_add_background` would make, to be read back in their
+    place by `compose_video(backgrounds=...)`. Exactly lossless (yuv420p in and out), so a segment
+    drawn over it is the segment drawn over the live background."""
+    graph = _Graph(inputs)
+    timing = scene_timings(plan)[part.index]
+    label = _add_background(
+        graph, plan.scenes[part.index].background, timing.rendered, plan, skip=part.skip, count=part.count
+    )
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    args = [*graph.args(), "-map", f"[{label}]", "-c:v", "utvideo", "-f", "matroska", str(partial)]
+    try:
+        run_ffmpeg(args, timeout=timeout_s)
+        os.replace(partial, out_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+
+
+def _add_scene(
+    graph: _Graph,
+    plan: CompositionPlan,
+    index: int,
+    timing: SceneTiming,
+    *,
+    skip: int = 0,
+    count: int | None = None,
+    workdir: Path,
+    background: Path | None = None,
+) -> str:
+    """Scene `index`'s rendered frames skip..skip+count-1 (all of them by default); `background`:
+    a file holding exactly those frames of its background (`render_background`)."""
     scene = plan.scenes[index]
-    label = _add_background(graph, scene.background, timing.rendered, plan)
+    count = timing.rendered - skip if count is None else count
+    if background is not None:
+        # Frames numbered from 0 at 1/fps, as the live background's are (xfade insists on one timebase).
+        label = graph.add(
+            # -r: the rate the live background has (a Matroska stream's rate is only a guess).
+            [graph.add_input(background, "v", "-r", str(plan.fps))],
+            [
+                filter_spec("settb", expr=f"1/{plan.fps}"),
+                filter_spec("setpts", expr="N"),
+                filter_spec("setsar", sar=1),
+            ],
+            "bg",
+        )
+    else:
+        label = _add_background(graph, scene.background, timing.rendered, plan, skip=skip, count=count)
     for layer_index, layer in enumerate(scene.layers):
         box = _pixel_box(layer.box, plan.width, plan.height)
         if isinstance(layer, TextLayer):
@@ -433,7 +588,10 @@ def _to_bt709() -> list[str]:
     ]
 
 
-def _add_background(graph: _Graph, background: Background, frames: int, plan: CompositionPlan) -> str:
+def _add_background(
+    graph: _Graph, background: Background, frames: int, plan: CompositionPlan, *, skip: int, count: int
+) -> str:
+    """`count` frames of a background that lasts `frames`, starting at its frame `skip`."""
     width, height, fps = plan.width, plan.height, plan.fps
     if isinstance(background, ColorBackground):
         # One RGB frame, converted to YUV once (in our scale, with BT.709), then repeated.
@@ -442,7 +600,7 @@ def _add_background(graph: _Graph, background: Background, frames: int, plan: Co
             filter_spec("trim", end_frame=1),
             filter_spec("format", pix_fmts="rgb24"),
         ]
-        repeat = filter_spec("loop", loop=frames - 1, size=1)
+        repeat = filter_spec("loop", loop=count - 1, size=1)
         return graph.add([], [*generate, *_to_bt709(), repeat], "bg")
 
     # An image: decoded once, scaled to cover the frame and centre-cropped, repeated for every frame,
@@ -466,20 +624,21 @@ def _add_background(graph: _Graph, background: Background, frames: int, plan: Co
         filter_spec("crop", w=width, h=height),
         filter_spec("format", pix_fmts="yuv420p"),
         filter_spec("setsar", sar=1),
-        filter_spec("loop", loop=frames - 1, size=1),
+        filter_spec("loop", loop=count - 1, size=1),
     ]
     if background.motion != "none":
-        filters.append(_motion(background.motion, frames))
+        filters.append(_motion(background.motion, frames, skip))
     return graph.add([source], filters, "bg")
 
 
-def _motion(motion: Motion, frames: int) -> str:
+def _motion(motion: Motion, frames: int, skip: int = 0) -> str:
     """A perspective filter showing, in frame n of `frames`, the source rectangle of the motion.
 
     perspective counts output frames from 1 (`on` is 1 on the first frame), so progress is
-    (on-1)/(frames-1): exactly 0 on the first frame and 1 on the last.
+    (on-1+skip)/(frames-1): exactly 0 on the scene's first frame and 1 on its last, also when a
+    segment starts `skip` frames into the scene.
     """
-    progress = f"(on-1)/{frames - 1}" if frames > 1 else "0"
+    progress = f"(on-1+{skip})/{frames - 1}" if frames > 1 else "0"
     zoom = {
         "zoom_in": f"(1+{MOTION_ZOOM}*{progress})",
         "zoom_out": f"(1+{MOTION_ZOOM}*(1-{progress}))",
@@ -513,10 +672,12 @@ def _add_text(
     """One drawtext per wrapped line, each reading its line from its own file (never the graph)."""
     min_size = max(1, round(frame_h * MIN_FONT_FRACTION))
     max_size = max(min_size, round(frame_h * MAX_FONT_FRACTION))
+    # The brand font, or a fallback that has the text's characters (fonts.py): never tofu.
+    font_path = font_for(layer.text, layer.font_path)
     try:
-        fitted = fit_text(layer.text, box.w, box.h, layer.font_path, max_size=max_size, min_size=min_size)
+        fitted = fit_text(layer.text, box.w, box.h, font_path, max_size=max_size, min_size=min_size)
     except OSError as exc:  # Pillow could not read the font
-        raise PlanError(f"{layer.font_path}: not a usable font ({exc})") from exc
+        raise PlanError(f"{font_path}: not a usable font ({exc})") from exc
     text_dir.mkdir(parents=True, exist_ok=True)
     filters = []
     for index, (line, (x, y)) in enumerate(
@@ -529,7 +690,7 @@ def _add_text(
         filters.append(
             filter_spec(
                 "drawtext",
-                fontfile=str(layer.font_path),
+                fontfile=str(font_path),
                 textfile=str(text_file),
                 expansion="none",  # no %{...} expansion: the file's text is drawn as it is
                 text_shaping=1,  # HarfBuzz shaping and FriBiDi ordering (Arabic, Hebrew, ...)
@@ -582,25 +743,6 @@ def _fit_inside(src_w: int, src_h: int, box: PixelBox) -> tuple[int, int, int, i
     x = left + ((inner_w - width) // 2 & ~1)
     y = top + ((inner_h - height) // 2 & ~1)
     return width, height, x, y
-
-
-def _add_join(
-    graph: _Graph, labels: list[str], timings: tuple[SceneTiming, ...], *, fps: int, fade: int
-) -> str:
-    if len(labels) == 1:
-        return labels[0]
-    if fade == 0:
-        return graph.add(labels, [filter_spec("concat", n=len(labels), v=1, a=0)], "video")
-    # xfade's offset is where the fade starts in its first input, i.e. in everything joined so far.
-    joined, length = labels[0], timings[0].rendered
-    for label, timing in zip(labels[1:], timings[1:], strict=True):
-        offset = length - fade
-        xfade = filter_spec(
-            "xfade", transition="fade", duration=_seconds(fade, fps), offset=_seconds(offset, fps)
-        )
-        joined = graph.add([joined, label], [xfade], "video")
-        length = offset + timing.rendered
-    return joined
 
 
 def _seconds(frames: int, fps: int) -> str:

@@ -13,6 +13,7 @@ from typing import Literal
 
 Motion = Literal["none", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 Align = Literal["left", "center", "right"]
+TransitionType = Literal["fade", "slide", "wipe", "none"]
 Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 
 
@@ -27,6 +28,10 @@ class ImageBackground:
 
     path: Path
     motion: Motion = "none"
+    # The same picture for every recipient (no merge field reaches it): when it moves inside a
+    # personal segment, its moving frames are rendered once and cached (segments.py), so a recipient
+    # pays for decoding them, not for the motion.
+    reused: bool = False
 
 
 Background = ColorBackground | ImageBackground
@@ -53,16 +58,21 @@ Layer = TextLayer | ImageLayer
 
 
 @dataclass(frozen=True, slots=True)
+class Transition:
+    type: TransitionType = "none"
+    duration: float = 0.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Scene:
     duration: float  # seconds
     background: Background
     layers: tuple[Layer, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    type: Literal["fade", "none"] = "none"
-    duration: float = 0.0  # seconds
+    # The transition from this scene into the next; None: the plan's `transition`.
+    transition_out: Transition | None = None
+    # A merge field reaches this scene (its texts, its picture's prompt, a `when`): it is encoded per
+    # recipient. Shared scenes are encoded once and reused (see compose.compose_segmented).
+    personal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

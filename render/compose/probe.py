@@ -56,6 +56,13 @@ AUDIO_INPUTS = MediaAllowlist(
     ),
 )
 
+# The compositor's own intermediates (a moving background rendered once, see segments.py): Ut Video
+# in Matroska, lossless, and about 4x cheaper to decode than the motion is to compute. They come back
+# from shared storage, so they pass the same gate as any other input.
+INTERMEDIATE_INPUTS = MediaAllowlist(
+    kind="video", demuxers=frozenset({"matroska"}), codecs=frozenset({"utvideo"})
+)
+
 
 @dataclass(frozen=True, slots=True)
 class MediaInput:

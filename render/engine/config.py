@@ -11,6 +11,7 @@ it is parsed, and nowhere else reads `os.environ`. A bad value fails loudly, nam
 | REELSMITH_MAX_BATCH | 16 | most requests in one pipeline call; bigger batches are split |
 | REELSMITH_COMPILE | off | `torch.compile` the UNet and VAE decoder (1, true, yes, on) |
 | REELSMITH_PROMPT_CACHE_SIZE | 1024 | text-encoder outputs kept per engine (0 turns the cache off) |
+| REELSMITH_MAX_WAIT_MS | 50 | how long a generate task lingers for a batch to fill, from its oldest request (0: never) |
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ _FALSE = frozenset({"", "0", "false", "no", "off"})
 # (77 tokens x 1024 wide x 2 bytes = 154 KiB each) are ~160 MiB of GPU memory.
 DEFAULT_MAX_BATCH = 16
 DEFAULT_PROMPT_CACHE_SIZE = 1024
+# Batching window, measured from the oldest pending request of the shape. 50 ms is a few percent of an
+# interactive render's seconds of compose time, and about one SD-Turbo batch of 16 on an H100 (~8 ms per
+# 512^2 image at 50 % of the matmul ceiling, docs PERFORMANCE.md), so a burst arriving within one batch
+# time shares a call. Ray Serve's @serve.batch defaults to 10 ms; GPU batches here are slower.
+DEFAULT_MAX_WAIT_MS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class EngineSettings:
     max_batch: int = DEFAULT_MAX_BATCH
     compile: bool = False
     prompt_cache_size: int = DEFAULT_PROMPT_CACHE_SIZE
+    max_wait_ms: int = DEFAULT_MAX_WAIT_MS
     # REELSMITH_MODEL_DIR_<NAME> overrides, keyed by the variable's full name (see model_dir_env_name).
     model_dirs: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -106,6 +113,7 @@ def load_engine_settings(environ: Mapping[str, str]) -> EngineSettings:
         max_batch=_int(environ, "REELSMITH_MAX_BATCH", DEFAULT_MAX_BATCH, minimum=1),
         compile=_bool(environ, "REELSMITH_COMPILE"),
         prompt_cache_size=_int(environ, "REELSMITH_PROMPT_CACHE_SIZE", DEFAULT_PROMPT_CACHE_SIZE, minimum=0),
+        max_wait_ms=_int(environ, "REELSMITH_MAX_WAIT_MS", DEFAULT_MAX_WAIT_MS, minimum=0),
         model_dirs=MappingProxyType(model_dirs),
     )
 

@@ -45,7 +45,7 @@ from PIL import Image
 
 from render.engine.config import EngineSettings, engine_settings
 from render.engine.errors import EngineConfigError, FatalEngineError
-from render.engine.registry import ModelSpec, model_ensure_installed, model_spec
+from render.engine.registry import WAN_FRAME_MULTIPLE, ModelSpec, model_ensure_installed, model_spec
 from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,16 @@ RECOMPILE_LIMIT = 64
 
 # The SD pipelines refuse sizes that are not multiples of 8 (StableDiffusionPipeline.check_inputs).
 SIZE_MULTIPLE = 8
+
+# Pipelines whose text-to-image path `Engine._denoise` reproduces (SD 1.x/2.x: one text encoder, no extra
+# conditioning). Others (SDXL) go through the pipeline's own __call__.
+DIRECT_LOOP_PIPELINES = frozenset({"StableDiffusionPipeline"})
+
+# The img2img pipeline made from each text-to-image pipeline's components (diffusers names).
+IMG2IMG_PIPELINES = {
+    "StableDiffusionPipeline": "StableDiffusionImg2ImgPipeline",
+    "StableDiffusionXLPipeline": "StableDiffusionXLImg2ImgPipeline",
+}
 
 # torch.Generator.manual_seed takes a 64-bit seed.
 MAX_SEED = 2**64 - 1
@@ -192,6 +202,18 @@ class Engine:
         self.prompt_cache = PromptEmbeddingCache(self.settings.prompt_cache_size)
         self.pipe = self._load() if pipeline is None else pipeline
         self._prepare(self.pipe)
+        # Looked up once, not per call: the VAE's downsampling factor, whether the scheduler's step takes
+        # a generator (prepare_extra_step_kwargs inspects its signature on every call), latents buffers.
+        self._vae_scale_factor = 2 ** (len(getattr(self.pipe.vae.config, "block_out_channels", (0,))) - 1)
+        self._step_takes_generator = "generator" in inspect.signature(self.pipe.scheduler.step).parameters
+        self._latents_buffers: dict[tuple[int, int, int], torch.Tensor] = {}
+        self._img2img: Any | None = None
+        # False sends text-to-image through the pipeline's own __call__ (the benchmark compares the two).
+        self.direct_loop_enabled = True
+        # Peak device memory of the last run_batch on CUDA (None on CPU, where torch does not track it).
+        self.last_peak_memory_bytes: int | None = None
+        encoder_config = getattr(getattr(self.pipe, "text_encoder", None), "config", None)
+        self._encoder_uses_mask = bool(getattr(encoder_config, "use_attention_mask", False))
 
     # -- loading -------------------------------------------------------------------------------------
 
@@ -212,13 +234,18 @@ class Engine:
     def _prepare(self, pipe: Any) -> None:
         pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
-        if self.device.type == "cuda":
+        video = self.spec.kind == "video"
+        if self.device.type == "cuda" and not video:
             # The UNet and VAE are convolution-heavy: NHWC lets cuDNN use its tensor-core kernels without
             # transposes ("Accelerating Generative AI with PyTorch II", pytorch.org blog, 2024). diffusers
-            # already runs attention through SDPA (AttnProcessor2_0) on torch >= 2.
+            # already runs attention through SDPA (AttnProcessor2_0) on torch >= 2. (Wan's transformer is
+            # attention and matmuls, its VAE 3-D convolutions: channels_last does not apply.)
             pipe.unet.to(memory_format=torch.channels_last)
             pipe.vae.to(memory_format=torch.channels_last)
-        if self.settings.compile:
+        if self.settings.compile and video:
+            mode = "max-autotune-no-cudagraphs" if self.device.type == "cuda" else None
+            pipe.transformer = torch.compile(pipe.transformer, mode=mode, dynamic=False)
+        elif self.settings.compile:
             # One graph per padded batch size (BATCH_BUCKETS), so no dynamic shapes. On CUDA, autotuned
             # kernels without CUDA graphs: graphs would pin a memory pool per bucket.
             mode = "max-autotune-no-cudagraphs" if self.device.type == "cuda" else None
@@ -235,11 +262,31 @@ class Engine:
         if not requests:
             return []
         shape = self.check_inputs(requests)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         results: list[GenerationResult] = []
         step = self.settings.max_batch
         for start in range(0, len(requests), step):
             results.extend(self._run_chunk(list(requests[start : start + step]), shape))
+        if self.device.type == "cuda":
+            # The GPU worker records this on the batch's row; /metrics reads it from there (metrics are
+            # DB-backed, and the scraping process has no view of the worker's device).
+            self.last_peak_memory_bytes = int(torch.cuda.max_memory_allocated(self.device))
         return results
+
+    def warm_up(self) -> list[int]:
+        """One batch per padding bucket up to max_batch, at the model's default shape, so that compiled graphs
+        (one per bucket, `dynamic=False`) and autotuned kernels are built before the first real request.
+        `get_engine` calls it when REELSMITH_COMPILE is on. Returns the batch sizes run."""
+        shape = self.spec.shape_key()
+        sizes = [size for size in BATCH_BUCKETS if size <= self.settings.max_batch]
+        if self.spec.kind == "video":
+            sizes = sizes[:1]  # a clip batch is the expensive part already; one graph for batch 1
+        for size in sizes:
+            self.run_batch(
+                [GenerationRequest(key=f"warm-up-{i}", shape=shape, prompt="", seed=i) for i in range(size)]
+            )
+        return sizes
 
     def check_inputs(self, requests: Sequence[GenerationRequest]) -> ShapeKey:
         """Raise ValueError naming the offending request; return the batch's shared ShapeKey."""
@@ -272,15 +319,40 @@ class Engine:
                 )
             if not 0 <= request.seed <= MAX_SEED:
                 raise ValueError(f"request {request.key!r}: seed {request.seed} is outside 0..2**64-1")
+            if (request.init_image is None) != (shape.strength is None):
+                raise ValueError(f"request {request.key!r}: img2img needs both a strength and an init image")
+        if self.spec.kind == "video":
+            frames = shape.num_frames
+            if frames is None or frames < 1 or (frames - 1) % WAN_FRAME_MULTIPLE:
+                raise ValueError(
+                    f"request {requests[0].key!r}: a clip has 1 + {WAN_FRAME_MULTIPLE}k frames, not {frames}"
+                )
+            if shape.strength is not None:
+                raise ValueError(f"request {requests[0].key!r}: video models do not take img2img requests")
+        elif shape.num_frames is not None:
+            raise ValueError(f"request {requests[0].key!r}: {self.spec.name} makes pictures, not clips")
+        if shape.strength is not None:
+            if not 0.0 < shape.strength <= 1.0:
+                raise ValueError(f"request {requests[0].key!r}: strength {shape.strength} is outside (0, 1]")
+            if int(shape.steps * shape.strength) < 1:
+                raise ValueError(
+                    f"request {requests[0].key!r}: {shape.steps} steps at strength {shape.strength} run no "
+                    "denoising step (img2img runs int(steps * strength))"
+                )
         return shape
 
     def _run_chunk(self, chunk: list[GenerationRequest], shape: ShapeKey) -> list[GenerationResult]:
         """Run up to max_batch requests; on OOM split in half and retry each half."""
         error: BaseException | None = None
         try:
-            images = self._generate(chunk, shape)
+            if self.spec.kind == "video":
+                clips = self._generate_video(chunk, shape)
+            else:
+                images = self._generate(chunk, shape)
         except Exception as exc:
             error = exc
+        if error is None and self.spec.kind == "video":
+            return [GenerationResult(key=r.key, frames=clip) for r, clip in zip(chunk, clips, strict=True)]
         if error is None:
             return [GenerationResult(key=r.key, image=image) for r, image in zip(chunk, images, strict=True)]
 
@@ -317,20 +389,150 @@ class Engine:
             # 3. Per-item noise: one generator per request, seeded by the request alone.
             generators = [torch.Generator(self.device).manual_seed(r.seed) for r in padded]
 
-            # 4. One batched pipeline call.
+            # 4. One batched denoising run. img2img variants: the img2img pipeline made from the same
+            #    components (`from_pipe`: no second copy of the weights). Text-to-image: our own loop for SD
+            #    1.x/2.x, the pipeline's generic __call__ for the rest (SDXL's extra conditioning).
+            if shape.strength is not None:
+                output = self.img2img_pipe(
+                    **embeds,
+                    image=[r.init_image for r in padded],
+                    strength=shape.strength,
+                    num_inference_steps=shape.steps,
+                    guidance_scale=shape.guidance,
+                    generator=generators,
+                    output_type="pil",
+                )
+            elif self._direct_loop:
+                pixels = self._denoise(padded, shape, embeds, generators)[: len(chunk)].cpu()
+                return [Image.fromarray(row) for row in pixels.numpy()]
+            else:
+                output = self.pipe(
+                    **embeds,
+                    height=shape.height,
+                    width=shape.width,
+                    num_inference_steps=shape.steps,
+                    guidance_scale=shape.guidance,
+                    generator=generators,
+                    output_type="pil",
+                )
+
+        # 5. Drop the padding.
+        pil: list[Image.Image] = list(output.images)[: len(chunk)]
+        return [image if image.mode == "RGB" else image.convert("RGB") for image in pil]
+
+    def _generate_video(
+        self, chunk: list[GenerationRequest], shape: ShapeKey
+    ) -> list[tuple[Image.Image, ...]]:
+        """One batched call of a text-to-video pipeline (WanPipeline): one clip of PIL frames per request.
+
+        Prompts go in as strings: the pipeline's T5 encoding (trimmed to each text's length, zero-padded)
+        is its own, and next to a clip's cost the text encoder is noise, so no prompt cache here.
+        """
+        size = bucket_size(len(chunk), self.settings.max_batch)
+        padded = chunk + [chunk[-1]] * (size - len(chunk))
+        guided = shape.guidance > 1.0
+        with torch.inference_mode():
+            generators = [torch.Generator(self.device).manual_seed(r.seed) for r in padded]
             output = self.pipe(
-                **embeds,
+                prompt=[r.prompt for r in padded],
+                negative_prompt=[r.negative_prompt for r in padded] if guided else None,
                 height=shape.height,
                 width=shape.width,
+                num_frames=shape.num_frames,
                 num_inference_steps=shape.steps,
                 guidance_scale=shape.guidance,
                 generator=generators,
-                output_type="pil",
+                output_type="pt",
             )
+            # (B, F, C, H, W) in [0, 1] -> uint8 frames, rounded as VaeImageProcessor.numpy_to_pil does.
+            pixels = (
+                (output.frames[: len(chunk)].permute(0, 1, 3, 4, 2).float() * 255).round().to(torch.uint8)
+            )
+        return [tuple(Image.fromarray(frame) for frame in clip) for clip in pixels.cpu().numpy()]
 
-        # 5. Drop the padding.
-        images: list[Image.Image] = list(output.images)[: len(chunk)]
-        return [image if image.mode == "RGB" else image.convert("RGB") for image in images]
+    # -- the denoising loop ---------------------------------------------------------------------------
+
+    @property
+    def img2img_pipe(self) -> Any:
+        """The img2img counterpart of the loaded pipeline, sharing its modules (diffusers `from_pipe`)."""
+        if self._img2img is None:
+            diffusers = importlib.import_module("diffusers")
+            img2img_class = getattr(diffusers, IMG2IMG_PIPELINES[type(self.pipe).__name__])
+            self._img2img = img2img_class.from_pipe(self.pipe)
+            self._img2img.set_progress_bar_config(disable=True)
+        return self._img2img
+
+    @property
+    def _direct_loop(self) -> bool:
+        """SD 1.x/2.x pipelines run through `_denoise`; anything else through the pipeline's __call__."""
+        return self.direct_loop_enabled and type(self.pipe).__name__ in DIRECT_LOOP_PIPELINES
+
+    def _latents_buffer(self, batch: int, height: int, width: int) -> torch.Tensor:
+        """A reused (batch, C, h, w) buffer per shape: the initial noise is written into it in place."""
+        key = (batch, height, width)
+        buffer = self._latents_buffers.get(key)
+        if buffer is None:
+            unet_config = self.pipe.unet.config
+            buffer = torch.empty(
+                batch,
+                unet_config.in_channels,
+                height // self._vae_scale_factor,
+                width // self._vae_scale_factor,
+                device=self.device,
+                dtype=self.dtype,
+            )
+            self._latents_buffers[key] = buffer
+        return buffer
+
+    def _denoise(
+        self,
+        padded: list[GenerationRequest],
+        shape: ShapeKey,
+        embeds: dict[str, torch.Tensor],
+        generators: list[torch.Generator],
+    ) -> torch.Tensor:
+        """StableDiffusionPipeline.__call__'s text-to-image path, copied down to what the engine uses.
+
+        Same operations in the same order as diffusers 0.42's `__call__` (prepare_latents, the Euler/DDIM
+        loop, vae.decode, VaeImageProcessor.postprocess to uint8), so the pictures are the pipeline's
+        (tests/engine/test_loop.py compares them). What it leaves out is the per-call generic work:
+        check_inputs, `_execution_device` (walks every module), signature inspection in
+        prepare_extra_step_kwargs, LoRA/IP-adapter/callback plumbing, per-image numpy -> PIL
+        post-processing; and it writes the noise into a reused per-shape buffer. Returns (B, H, W, 3) uint8
+        on the engine's device.
+        """
+        pipe = self.pipe
+        scheduler = pipe.scheduler
+        guided = shape.guidance > 1.0
+        prompt_embeds = embeds["prompt_embeds"]
+        if guided:
+            prompt_embeds = torch.cat([embeds["negative_prompt_embeds"], prompt_embeds])
+
+        # Timesteps (retrieve_timesteps), then the initial noise (prepare_latents: one randn per generator,
+        # drawn on the generator's device, scaled by the scheduler's initial sigma).
+        scheduler.set_timesteps(shape.steps, device=self.device)
+        latents = self._latents_buffer(len(padded), shape.height, shape.width)
+        for row, generator in zip(latents, generators, strict=True):
+            torch.randn(row.shape, generator=generator, device=self.device, dtype=self.dtype, out=row)
+        latents = latents * scheduler.init_noise_sigma
+
+        step_kwargs: dict[str, Any] = {"generator": generators} if self._step_takes_generator else {}
+        for t in scheduler.timesteps:
+            model_input = torch.cat([latents] * 2) if guided else latents
+            model_input = scheduler.scale_model_input(model_input, t)
+            noise_pred = pipe.unet(model_input, t, encoder_hidden_states=prompt_embeds, return_dict=False)[0]
+            if guided:
+                uncond, text = noise_pred.chunk(2)
+                noise_pred = uncond + shape.guidance * (text - uncond)
+            latents = scheduler.step(noise_pred, t, latents, **step_kwargs, return_dict=False)[0]
+
+        # Batched VAE decode, then VaeImageProcessor.postprocess's arithmetic ((x / 2 + 0.5) clamped, x 255,
+        # round half to even, uint8) on the whole batch at once instead of image by image in numpy.
+        image = pipe.vae.decode(
+            latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generators
+        )[0]
+        image = (image / 2 + 0.5).clamp(0, 1)
+        return (image.permute(0, 2, 3, 1).float() * 255).round().to(torch.uint8)
 
     # -- prompt embeddings ----------------------------------------------------------------------------
 
@@ -369,15 +571,30 @@ class Engine:
                 )
                 embedding = TextEmbedding(hidden=hidden, pooled=pooled)
             else:
-                hidden, _ = self.pipe.encode_prompt(
-                    prompt=text,
-                    device=self.device,
-                    num_images_per_prompt=1,
-                    do_classifier_free_guidance=False,
-                )
-                embedding = TextEmbedding(hidden=hidden)
+                embedding = TextEmbedding(hidden=self._encode_clip(text))
         self.prompt_cache.put(key, embedding)
         return embedding
+
+    def _encode_clip(self, text: str) -> torch.Tensor:
+        """StableDiffusionPipeline.encode_prompt's path for one text (no LoRA, no clip_skip), called directly.
+
+        Same tokenizer call, same encoder call on a batch of one, same cast: bit-identical to encode_prompt
+        (tests/engine/test_loop.py), without its second, untruncated tokenization (only used for a warning)
+        and its per-call checks. One text per encoder call, deliberately: batching texts changes the
+        encoder's float sums (its rows differ by ~1e-7 between batch sizes and positions on this CPU), and
+        an embedding must not depend on which texts it happened to be encoded with.
+        """
+        pipe = self.pipe
+        tokens = pipe.tokenizer(
+            text,
+            padding="max_length",
+            max_length=pipe.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        )
+        mask = tokens.attention_mask.to(self.device) if self._encoder_uses_mask else None
+        hidden = pipe.text_encoder(tokens.input_ids.to(self.device), attention_mask=mask)[0]
+        return hidden.to(dtype=pipe.text_encoder.dtype, device=self.device)
 
     def _release_memory(self) -> None:
         gc.collect()
@@ -416,6 +633,8 @@ def get_engine(model_name: str) -> Engine:
         engine = _engines.get(model_name)
         if engine is None:
             engine = Engine(model_spec(model_name))
+            if engine.settings.compile:
+                engine.warm_up()
             _engines[model_name] = engine
         return engine
 

@@ -16,10 +16,16 @@ from render.engine.errors import ModelNotInstalledError, UnknownModelError
 from render.engine.types import ShapeKey
 
 CudaDtype = Literal["bfloat16", "float16"]
+Kind = Literal["image", "video"]
 
 TINY_SD = "tiny-sd"
 SD_TURBO = "sd-turbo"
 SDXL_TURBO = "sdxl-turbo"
+TINY_WAN = "tiny-wan"
+WAN_T2V = "wan2.1-t2v-1.3b"
+
+# Wan 2.1's VAE compresses time 4x: clips are 1 + 4k frames (diffusers WanPipeline rounds others down).
+WAN_FRAME_MULTIPLE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +38,10 @@ class ModelSpec:
     default_guidance: float
     width: int
     height: int
-    buildable: bool  # built locally from config when its directory is missing (tiny-sd only)
+    buildable: bool  # built locally from config when its directory is missing (the tiny models)
+    kind: Kind = "image"
+    num_frames: int | None = None  # video models: frames per clip by default
+    fps: int | None = None  # video models: the frame rate the model was trained at
 
     def shape_key(
         self,
@@ -41,6 +50,7 @@ class ModelSpec:
         guidance: float | None = None,
         width: int | None = None,
         height: int | None = None,
+        num_frames: int | None = None,
     ) -> ShapeKey:
         """This model's ShapeKey, its defaults filled in."""
         return ShapeKey(
@@ -49,6 +59,9 @@ class ModelSpec:
             height=self.height if height is None else height,
             steps=self.default_steps if steps is None else steps,
             guidance=self.default_guidance if guidance is None else guidance,
+            num_frames=(self.num_frames if num_frames is None else num_frames)
+            if self.kind == "video"
+            else None,
         )
 
 
@@ -61,6 +74,9 @@ class _Entry:
     width: int
     height: int
     buildable: bool = False
+    kind: Kind = "image"
+    num_frames: int | None = None
+    fps: int | None = None
 
 
 _REGISTRY: dict[str, _Entry] = {
@@ -72,6 +88,14 @@ _REGISTRY: dict[str, _Entry] = {
     # stabilityai/sdxl-turbo model card: 512^2, 1 step, guidance_scale=0.0. bf16, not fp16: the SDXL VAE
     # overflows in fp16 (diffusers upcasts it, `force_upcast`), bf16 has fp32's range.
     SDXL_TURBO: _Entry("StableDiffusionXLPipeline", "bfloat16", 1, 0.0, 512, 512),
+    # Wan-AI/Wan2.1-T2V-1.3B-Diffusers model card: 832x480 (480p), 81 frames at 16 fps, guidance 5.0; 50
+    # sampling steps (the Wan repository's default for text-to-video).
+    WAN_T2V: _Entry("WanPipeline", "bfloat16", 50, 5.0, 832, 480, kind="video", num_frames=81, fps=16),
+    # Random weights, for CPU tests: the sizes of diffusers' own Wan fast tests (render/engine/tiny.py), 64^2,
+    # 9 frames (3 latent frames), 2 steps without guidance, 8 fps.
+    TINY_WAN: _Entry(
+        "WanPipeline", "bfloat16", 2, 0.0, 64, 64, buildable=True, kind="video", num_frames=9, fps=8
+    ),
 }
 
 
@@ -101,6 +125,9 @@ def model_spec(name: str, *, settings: EngineSettings | None = None) -> ModelSpe
         width=entry.width,
         height=entry.height,
         buildable=entry.buildable,
+        kind=entry.kind,
+        num_frames=entry.num_frames,
+        fps=entry.fps,
     )
 
 
@@ -120,9 +147,11 @@ def model_ensure_installed(spec: ModelSpec) -> Path:
             f"model {spec.name!r} is not installed: {spec.path} has no model_index.json. Put the model's "
             f"diffusers directory there, or point {model_dir_env_name(spec.name)} at it."
         )
-    if spec.name != TINY_SD:
-        raise ModelNotInstalledError(f"model {spec.name!r} is marked buildable but has no builder")
-    from render.engine.tiny import build_tiny_sd
+    from render.engine import tiny
 
-    build_tiny_sd(spec.path)
+    builders = {TINY_SD: tiny.build_tiny_sd, TINY_WAN: tiny.build_tiny_wan}
+    builder = builders.get(spec.name)
+    if builder is None:
+        raise ModelNotInstalledError(f"model {spec.name!r} is marked buildable but has no builder")
+    builder(spec.path)
     return spec.path

@@ -37,6 +37,9 @@ TINY_BPE_MERGES = 256
 # Text-feature width = the UNet's cross-attention width (diffusers' SD fast tests use 8).
 TINY_TEXT_WIDTH = 8
 
+# tiny-wan's text width = its transformer's text_dim (diffusers' Wan fast tests use 32).
+TINY_T5_WIDTH = 32
+
 # Module construction draws from torch's global RNG; two threads building at once would interleave their
 # draws and break reproducibility. (Processes have their own RNG: the atomic rename covers them.)
 _BUILD_LOCK = threading.Lock()
@@ -206,23 +209,95 @@ def build_tiny_components() -> dict[str, Any]:
 
 
 def build_tiny_sd(path: Path) -> None:
-    """Build tiny-sd and save it at `path` with `save_pretrained`, atomically.
-
-    The pipeline is written into a temporary directory beside `path` and renamed into place, so a reader
-    never sees half a model. If another process wins the race, its (identical) build is kept.
-    """
+    """Build tiny-sd and save it at `path` with `save_pretrained`, atomically (see `_save_atomically`)."""
     from diffusers import StableDiffusionPipeline
 
-    path = Path(path)
-    if (path / "model_index.json").is_file():
+    if (Path(path) / "model_index.json").is_file():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     pipe: Any = StableDiffusionPipeline(
         **build_tiny_components(),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
+    _save_atomically(pipe, Path(path))
+
+
+def build_tiny_wan_components() -> dict[str, Any]:
+    """tiny-wan's components: Wan 2.1's text-to-video architecture, random weights from `BUILD_SEED`.
+
+    Sizes from diffusers' own Wan fast tests (diffusers tests/pipelines/wan/test_wan.py,
+    `get_dummy_components`): a 3-channel-base VAE with Wan's 4x temporal and 8x spatial compression, a
+    2-layer, 2-head transformer with 1x2x2 patches. The text encoder is a 2-layer UMT5 (Wan's encoder
+    family) sized like those tests' tiny T5; its tokenizer is tiny-sd's locally made BPE one, since the
+    tests' T5 tokenizer would be a hub download. The pipeline only needs ids inside the vocabulary.
+    """
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    tokenizer = build_tiny_tokenizer()
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(BUILD_SEED)
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        )
+        text_encoder = UMT5EncoderModel(
+            UMT5Config(
+                vocab_size=len(tokenizer),
+                d_model=TINY_T5_WIDTH,
+                d_kv=8,
+                d_ff=64,
+                num_layers=2,
+                num_heads=4,
+                relative_attention_num_buckets=8,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                decoder_start_token_id=0,
+            )
+        )
+        transformer = WanTransformer3DModel(
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=16,
+            out_channels=16,
+            text_dim=TINY_T5_WIDTH,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+            rope_max_seq_len=32,
+        )
+    # Wan 2.1's scheduler: flow matching, shift 7.0 in diffusers' fast tests (3.0 for 480p in the model card;
+    # irrelevant for random weights, kept as the tests have it).
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
+    return {
+        "tokenizer": tokenizer,
+        "text_encoder": text_encoder,
+        "vae": vae,
+        "scheduler": scheduler,
+        "transformer": transformer,
+    }
+
+
+def build_tiny_wan(path: Path) -> None:
+    """Build tiny-wan (a text-to-video WanPipeline) and save it at `path`, atomically."""
+    from diffusers import WanPipeline
+
+    if (Path(path) / "model_index.json").is_file():
+        return
+    _save_atomically(WanPipeline(**build_tiny_wan_components()), Path(path))
+
+
+def _save_atomically(pipe: Any, path: Path) -> None:
+    """`save_pretrained` into a temporary directory beside `path`, then rename it into place, so a reader
+    never sees half a model. If another process wins the race, its (identical) build is kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
     try:
         pipe.save_pretrained(tmp)

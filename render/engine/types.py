@@ -21,6 +21,10 @@ class ShapeKey:
     steps: int
     guidance: float
     scheduler: str = "default"
+    # img2img: set for variants of a base picture (each request then brings its `init_image`); the
+    # pipeline runs int(steps * strength) of the `steps`-long schedule.
+    strength: float | None = None
+    num_frames: int | None = None  # video models: frames per clip (None for pictures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class GenerationRequest:
     prompt: str
     seed: int
     negative_prompt: str = ""
+    init_image: Image.Image | None = None  # the base picture, for img2img (shape.strength set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +46,8 @@ class GenerationResult:
     key: str
     image: Image.Image | None = None
     error: str | None = None
+    frames: tuple[Image.Image, ...] | None = None  # a video model's clip, frame by frame
 
     @property
     def ok(self) -> bool:
-        return self.image is not None and self.error is None
+        return (self.image is not None or self.frames is not None) and self.error is None

@@ -21,7 +21,12 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("REELSMITH_MODEL_CACHE", str(cache))
         mp.setenv("REELSMITH_DEVICE", "cpu")
         mp.setenv("HF_HUB_OFFLINE", "1")
-        for name in ("REELSMITH_MAX_BATCH", "REELSMITH_COMPILE", "REELSMITH_PROMPT_CACHE_SIZE"):
+        for name in (
+            "REELSMITH_MAX_BATCH",
+            "REELSMITH_COMPILE",
+            "REELSMITH_PROMPT_CACHE_SIZE",
+            "REELSMITH_MAX_WAIT_MS",
+        ):
             mp.delenv(name, raising=False)
         engine_settings.cache_clear()
         engines_clear()

@@ -15,6 +15,7 @@ def test_defaults() -> None:
     assert settings.max_batch == 16
     assert settings.compile is False
     assert settings.prompt_cache_size == 1024
+    assert settings.max_wait_ms == 50
     assert dict(settings.model_dirs) == {}
 
 
@@ -26,6 +27,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
             "REELSMITH_MAX_BATCH": "8",
             "REELSMITH_COMPILE": "yes",
             "REELSMITH_PROMPT_CACHE_SIZE": "0",
+            "REELSMITH_MAX_WAIT_MS": "0",
             "REELSMITH_MODEL_DIR_SD_TURBO": str(tmp_path / "turbo"),
         }
     )
@@ -34,6 +36,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
     assert settings.max_batch == 8
     assert settings.compile is True
     assert settings.prompt_cache_size == 0
+    assert settings.max_wait_ms == 0
     assert settings.model_dirs == {"REELSMITH_MODEL_DIR_SD_TURBO": (tmp_path / "turbo").resolve()}
 
 
@@ -45,6 +48,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         ({"REELSMITH_MAX_BATCH": "0"}, "REELSMITH_MAX_BATCH"),
         ({"REELSMITH_COMPILE": "maybe"}, "REELSMITH_COMPILE"),
         ({"REELSMITH_PROMPT_CACHE_SIZE": "-1"}, "REELSMITH_PROMPT_CACHE_SIZE"),
+        ({"REELSMITH_MAX_WAIT_MS": "-5"}, "REELSMITH_MAX_WAIT_MS"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(environ: dict[str, str], named: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -47,33 +47,27 @@ def test_short_reason_is_one_short_line() -> None:
 
 
 @pytest.fixture
-def patched_pipe(engine: Engine) -> Iterator[Callable[[Callable[[int], None]], list[int]]]:
-    """Swap the engine's pipeline call for one that calls `fail(batch_size)` first, then runs for real.
+def patched_pipe(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Callable[[int], None]], list[int]]:
+    """Swap the engine's batched denoising call for one that calls `fail(batch_size)` first, then runs.
 
-    Yields a function that installs `fail` and returns the list of batch sizes the pipeline was called with.
+    Returns a function that installs `fail` and returns the list of batch sizes the loop was called with.
     """
-    real = engine.pipe
-
-    class Wrapper:
-        def __init__(self, fail: Callable[[int], None], calls: list[int]) -> None:
-            self.fail, self.calls = fail, calls
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        def __call__(self, **kwargs: Any) -> Any:
-            size = len(kwargs["generator"])
-            self.calls.append(size)
-            self.fail(size)
-            return real(**kwargs)
+    real = engine._denoise
 
     def install(fail: Callable[[int], None]) -> list[int]:
         calls: list[int] = []
-        engine.pipe = Wrapper(fail, calls)
+
+        def wrapper(padded: Any, shape: ShapeKey, embeds: Any, generators: Any) -> Any:
+            calls.append(len(generators))
+            fail(len(generators))
+            return real(padded, shape, embeds, generators)
+
+        monkeypatch.setattr(engine, "_denoise", wrapper)
         return calls
 
-    yield install
-    engine.pipe = real
+    return install
 
 
 def test_oom_splits_the_batch_in_half_and_retries(

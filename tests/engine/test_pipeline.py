@@ -48,15 +48,15 @@ def test_empty_batch(engine: Engine) -> None:
 
 def test_padding_never_leaks(engine: Engine, shape: ShapeKey, monkeypatch: pytest.MonkeyPatch) -> None:
     sizes: list[int] = []
-    real = engine.pipe.__class__.__call__
+    real = engine._denoise
 
-    def spy(pipe: Any, **kwargs: Any) -> Any:
-        sizes.append(len(kwargs["generator"]))
-        output = real(pipe, **kwargs)
-        assert len(output.images) == sizes[-1]
-        return output
+    def spy(padded: Any, shape: ShapeKey, embeds: Any, generators: Any) -> Any:
+        sizes.append(len(generators))
+        pixels = real(padded, shape, embeds, generators)
+        assert len(pixels) == sizes[-1]
+        return pixels
 
-    monkeypatch.setattr(engine.pipe.__class__, "__call__", spy)
+    monkeypatch.setattr(engine, "_denoise", spy)
     requests = make_requests(shape, 3, tag="pad")
     results = engine.run_batch(requests)
     assert sizes == [4]  # 3 padded to the bucket of 4
@@ -71,13 +71,13 @@ def test_batches_above_max_batch_are_split(
 ) -> None:
     monkeypatch.setattr(engine, "settings", replace(engine.settings, max_batch=4))
     sizes: list[int] = []
-    real = engine.pipe.__class__.__call__
+    real = engine._denoise
 
-    def spy(pipe: Any, **kwargs: Any) -> Any:
-        sizes.append(len(kwargs["generator"]))
-        return real(pipe, **kwargs)
+    def spy(padded: Any, shape: ShapeKey, embeds: Any, generators: Any) -> Any:
+        sizes.append(len(generators))
+        return real(padded, shape, embeds, generators)
 
-    monkeypatch.setattr(engine.pipe.__class__, "__call__", spy)
+    monkeypatch.setattr(engine, "_denoise", spy)
     requests = make_requests(shape, 9, tag="split")
     results = engine.run_batch(requests)
     assert sizes == [4, 4, 1]

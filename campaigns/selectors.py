@@ -1,0 +1,145 @@
+"""Reads for campaigns, webhooks and integrations, scoped by workspace (RELIABILITY R11)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, Integration, Recipient, WebhookDelivery, WebhookEndpoint
+from core.errors import NotFoundError
+from core.models import Workspace
+from core.selectors import parse_id
+from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
+from render.selectors import render_urls
+
+# Cells starting with these are formulas to Excel, LibreOffice and Google Sheets (OWASP "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+RESULTS_COLUMNS = ["recipient", "external_id", "status", "video_url", "error", "email"]
+# Recipients read per query while streaming results.csv.
+RESULTS_PAGE = 1000
+
+
+def campaign_list(*, workspace: Workspace) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def campaign_get_for_workspace(*, workspace: Workspace, campaign_id: Any) -> Campaign:
+    campaign = (
+        campaign_list(workspace=workspace)
+        .select_related("template_version", "brand", "workspace")
+        .filter(pk=parse_id(campaign_id))
+        .first()
+    )
+    if campaign is None:
+        raise NotFoundError()
+    return campaign
+
+
+def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
+    """Counts by render status (one GROUP BY), recipients not yet started, and an ETA from the finish rate."""
+    by_status = dict(
+        Render.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    counts: dict[str, int] = {"total": campaign.recipient_count}
+    for status in RenderStatus.values:
+        counts[status] = by_status.get(status, 0)
+    started = sum(by_status.values())
+    counts["pending"] = max(campaign.recipient_count - started, 0)
+    finished = sum(by_status.get(s, 0) for s in FINAL_RENDER_STATUSES)
+    eta_seconds: float | None = None
+    if campaign.status == Campaign.Status.RUNNING and campaign.launched_at and finished:
+        window = Render.objects.filter(campaign=campaign, finished_at__gte=campaign.launched_at).count()
+        elapsed = (timezone.now() - campaign.launched_at).total_seconds()
+        if window and elapsed > 0:
+            eta_seconds = round((campaign.recipient_count - finished) / (window / elapsed), 1)
+    elif campaign.status == Campaign.Status.COMPLETED:
+        eta_seconds = 0.0
+    return {"counts": counts, "eta_seconds": eta_seconds}
+
+
+def csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text  # shown as text, never evaluated
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def campaign_results_csv(*, campaign: Campaign) -> Iterator[str]:
+    """results.csv, streamed a page of recipients at a time (keyset on position)."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(RESULTS_COLUMNS)
+    position = 0
+    while True:
+        recipients = list(
+            Recipient.objects.filter(campaign=campaign, position__gt=position).order_by("position")[
+                :RESULTS_PAGE
+            ]
+        )
+        if not recipients:
+            return
+        renders = {
+            r.recipient_id: r
+            for r in Render.objects.filter(campaign=campaign, recipient_id__in=[x.pk for x in recipients])
+        }
+        for recipient in recipients:
+            render = renders.get(recipient.pk)
+            status = render.status if render else "pending"
+            video_url = render_urls(render)["video_url"] if render else None
+            error = render.error if render and render.status == RenderStatus.FAILED else ""
+            row = [recipient.pk, recipient.external_id, status, video_url, error, recipient.email]
+            yield writer.writerow([csv_cell(v) for v in row])
+        position = recipients[-1].position
+
+
+def webhook_endpoint_list(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def webhook_endpoint_get_for_workspace(*, workspace: Workspace, endpoint_id: Any) -> WebhookEndpoint:
+    endpoint = webhook_endpoint_list(workspace=workspace).filter(pk=parse_id(endpoint_id)).first()
+    if endpoint is None:
+        raise NotFoundError()
+    return endpoint
+
+
+def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at")
+
+
+def webhook_delivery_get(*, endpoint: WebhookEndpoint, delivery_id: Any) -> WebhookDelivery:
+    delivery = webhook_delivery_list(endpoint=endpoint).filter(pk=parse_id(delivery_id)).first()
+    if delivery is None:
+        raise NotFoundError()
+    return delivery
+
+
+def integration_list(*, workspace: Workspace) -> QuerySet[Integration]:
+    return Integration.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def integration_get_for_workspace(*, workspace: Workspace, integration_id: Any) -> Integration:
+    integration = integration_list(workspace=workspace).filter(pk=parse_id(integration_id)).first()
+    if integration is None:
+        raise NotFoundError()
+    return integration
+
+
+def integration_get_inbound(*, integration_id: Any) -> Integration:
+    """The inbound route is authenticated by the integration's own signature, so the id alone finds it."""
+    integration = (
+        Integration.objects.select_related("workspace", "template", "brand")
+        .filter(pk=parse_id(integration_id))
+        .first()
+    )
+    if integration is None:
+        raise NotFoundError()
+    return integration

@@ -1,0 +1,617 @@
+"""Campaign writes: creation, recipient import, the lifecycle with its human gate, fan-out, schedules.
+
+Lifecycle: draft → sampling (samples render) → awaiting_approval (every sample finished) → approved (a
+person approved succeeded samples) → running (fan-out) → completed; `pause` from any unfinished state and
+`resume` back to it; `cancel` from any unfinished state. Fan-out walks recipients by position in chunks
+(bounded memory), keeps each workspace under a cap of campaign renders in flight, and hears about finished
+renders through `render.signals.render_finished`; progress and completion are database counts (no chords).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from campaigns import schedule
+from campaigns.models import Campaign, CampaignRun, Recipient, WebhookEvent
+from campaigns.webhooks import webhook_event_emit
+from core.errors import ApplicationError, ConflictError
+from core.models import Brand, Workspace
+from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
+from render.queue import enqueue
+from render.services import ALREADY_FINISHED, render_cancel, render_request
+from templates.models import TemplateVersion
+from templates.spec import variables_resolve
+
+logger = logging.getLogger(__name__)
+
+TASK_FANOUT = "campaigns.fanout"
+
+Status = Campaign.Status
+UNFINISHED = (
+    Status.DRAFT,
+    Status.SAMPLING,
+    Status.AWAITING_APPROVAL,
+    Status.APPROVED,
+    Status.RUNNING,
+    Status.PAUSED,
+)
+
+NOT_APPROVED = "The campaign must be approved before it is launched."
+SAMPLES_NOT_READY = "Approval needs samples that all succeeded; request samples and wait for them."
+SAMPLES_WRONG_STATE = "Samples can be requested for a draft campaign, or again while awaiting approval."
+NO_RECIPIENTS = "The campaign has no recipients yet."
+CAMPAIGN_FINISHED = "The campaign has already finished."
+NOT_PAUSED = "The campaign is not paused."
+UPLOAD_CLOSED = "Recipients cannot be added to a finished campaign."
+BAD_CSV = "The file must be a UTF-8 CSV with a header row."
+UNKNOWN_COLUMN = "Unknown column; this template's columns are: {columns}."
+DUPLICATE_COLUMN = "This column appears twice."
+TOO_MANY_CELLS = "This row has more cells than the header."
+BAD_EMAIL = "Enter a valid email address."
+EXTERNAL_ID_TOO_LONG = "At most 200 characters."
+NOT_A_RECIPIENT = "Each recipient must be an object."
+RECIPIENTS_REQUIRED = "Send `recipients` (a list) as JSON, or a CSV `file`."
+RECIPIENTS_REJECTED = "Some rows were rejected."
+
+# Rows validated and inserted per database round trip during an import.
+IMPORT_BATCH = 1000
+# At most this many rejected rows are listed in an import's answer (the count is always exact).
+REJECTED_REPORT_LIMIT = 1000
+RESERVED_COLUMNS = ("external_id", "email")
+
+
+# --- creation -----------------------------------------------------------------------------------------------
+
+
+def campaign_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    template_version: TemplateVersion,
+    brand: Brand,
+    schedule_cron: str = "",
+    schedule_timezone: str = "",
+    recurring: bool = False,
+) -> Campaign:
+    if schedule_cron:
+        try:
+            schedule.cron_parse(schedule_cron)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), fields={"schedule.cron": str(exc)}) from None
+        try:
+            schedule.zone(schedule_timezone)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), fields={"schedule.timezone": str(exc)}) from None
+    return Campaign.objects.create(
+        workspace=workspace,
+        name=name,
+        template_version=template_version,
+        brand=brand,
+        schedule_cron=schedule_cron,
+        schedule_timezone=schedule_timezone or ("UTC" if schedule_cron else ""),
+        recurring=recurring,
+    )
+
+
+# --- recipients -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected_count: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: int  # spreadsheet row (CSV) or list index (JSON)
+    path: str  # `rows[17]` or `recipients[3]`
+    values: dict[str, Any]
+    external_id: str
+    email: str
+    errors: dict[str, list[str]] = field(default_factory=dict)  # found while parsing, before validation
+
+
+def _dedupe_key(row: _Row) -> str | None:
+    if row.external_id:
+        return f"x:{row.external_id}"
+    if row.email:
+        return f"e:{row.email}"
+    return None
+
+
+class _Importer:
+    """Validates and inserts rows in batches; memory holds one batch plus the keys seen in this upload."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.declared = campaign.template_version.variables
+        self.report = ImportReport()
+        self.seen: set[str] = set()
+        self.position = campaign.recipient_count
+
+    def reject(self, number: int, fields: dict[str, list[str]]) -> None:
+        self.report.rejected_count += 1
+        if len(self.report.rejected) < REJECTED_REPORT_LIMIT:
+            self.report.rejected.append({"row": number, "fields": fields})
+
+    def run(self, rows: Iterable[_Row]) -> None:
+        batch: list[_Row] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= IMPORT_BATCH:
+                self._flush(batch)
+                batch = []
+        self._flush(batch)
+
+    def _flush(self, rows: list[_Row]) -> None:
+        valid: list[tuple[_Row, dict[str, str]]] = []
+        for row in rows:
+            if row.errors:
+                self.reject(row.number, row.errors)
+                continue
+            errors: dict[str, list[str]] = {}
+            resolved: dict[str, str] = {}
+            try:
+                resolved = variables_resolve(declared=self.declared, values=row.values, path=row.path)
+            except ApplicationError as exc:
+                errors.update(exc.fields)
+            if len(row.external_id) > 200:
+                errors[f"{row.path}.external_id"] = [EXTERNAL_ID_TOO_LONG]
+            if row.email:
+                try:
+                    validate_email(row.email)
+                except ValidationError:
+                    errors[f"{row.path}.email"] = [BAD_EMAIL]
+            if errors:
+                self.reject(row.number, errors)
+            else:
+                valid.append((row, resolved))
+        if not valid:
+            return
+        existing_ids = set(
+            Recipient.objects.filter(
+                campaign=self.campaign, external_id__in=[r.external_id for r, _ in valid if r.external_id]
+            ).values_list("external_id", flat=True)
+        )
+        existing_emails = set(
+            Recipient.objects.filter(
+                campaign=self.campaign, email__in=[r.email for r, _ in valid if r.email and not r.external_id]
+            ).values_list("email", flat=True)
+        )
+        new: list[Recipient] = []
+        for row, resolved in valid:
+            key = _dedupe_key(row)
+            if key is not None and (
+                key in self.seen
+                or (row.external_id and row.external_id in existing_ids)
+                or (not row.external_id and row.email in existing_emails)
+            ):
+                self.report.duplicates += 1
+                continue
+            if key is not None:
+                self.seen.add(key)
+            self.position += 1
+            new.append(
+                Recipient(
+                    campaign=self.campaign,
+                    variables=resolved,
+                    external_id=row.external_id,
+                    email=row.email,
+                    position=self.position,
+                )
+            )
+        Recipient.objects.bulk_create(new)
+        self.report.accepted += len(new)
+
+
+def _row(number: int, path: str, values: dict[str, Any]) -> _Row:
+    external_id = str(values.pop("external_id", "") or "").strip()
+    email = str(values.pop("email", "") or "").strip().lower()
+    return _Row(number, path, values, external_id, email)
+
+
+def _json_rows(recipients: list[Any]) -> Iterator[_Row]:
+    for index, item in enumerate(recipients):
+        path = f"recipients[{index}]"
+        if not isinstance(item, dict):
+            yield _Row(index, path, {}, "", "", {path: [NOT_A_RECIPIENT]})
+            continue
+        values = dict(item)
+        if isinstance(values.get("variables"), dict):
+            nested = values.pop("variables")
+            values = {**nested, **{k: v for k, v in values.items() if k in RESERVED_COLUMNS}}
+        yield _row(index, path, values)
+
+
+def _csv_rows(file: IO[bytes], declared: dict[str, Any]) -> Iterator[_Row]:
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, UnicodeDecodeError, csv.Error):
+        raise ApplicationError(BAD_CSV, fields={"file": BAD_CSV}) from None
+    allowed = set(declared) | set(RESERVED_COLUMNS)
+    problems: dict[str, str] = {}
+    for index, name in enumerate(header):
+        if name not in allowed:
+            problems[f"columns.{name or index + 1}"] = UNKNOWN_COLUMN.format(
+                columns=", ".join(sorted(allowed))
+            )
+        elif header.index(name) != index:
+            problems[f"columns.{name}"] = DUPLICATE_COLUMN
+    if problems:
+        raise ApplicationError(BAD_CSV if not header else next(iter(problems.values())), fields=problems)
+    # Rows count as a spreadsheet does: the header is row 1 (API_CONTRACT.md).
+    number = 1
+    try:
+        for cells in reader:
+            number += 1
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line still takes its row number
+            path = f"rows[{number}]"
+            if len(cells) > len(header):
+                yield _Row(number, path, {}, "", "", {path: [TOO_MANY_CELLS]})
+                continue
+            yield _row(
+                number, path, {name: cell for name, cell in zip(header, cells, strict=False) if cell != ""}
+            )
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ApplicationError(BAD_CSV, fields={f"rows[{number}]": str(exc)[:200]}) from None
+    finally:
+        text.detach()  # leave the upload's own file open for Django to clean up
+
+
+def recipients_import(
+    *, campaign: Campaign, recipients: list[Any] | None = None, file: IO[bytes] | None = None
+) -> ImportReport:
+    """Add recipients from a JSON list or a CSV file; all accepted rows commit together."""
+    if recipients is None and file is None:
+        raise ApplicationError(RECIPIENTS_REQUIRED, fields={"recipients": RECIPIENTS_REQUIRED})
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().select_related("template_version").get(pk=campaign.pk)
+        if locked.status == Status.CANCELED or (locked.status == Status.COMPLETED and not locked.recurring):
+            raise ConflictError(UPLOAD_CLOSED)
+        importer = _Importer(locked)
+        if file is not None:
+            importer.run(_csv_rows(file, importer.declared))
+        else:
+            importer.run(_json_rows(recipients or []))
+        Campaign.objects.filter(pk=locked.pk).update(
+            recipient_count=importer.position, updated_at=timezone.now()
+        )
+        if locked.status == Status.RUNNING and not locked.is_scheduled and importer.report.accepted:
+            enqueue(TASK_FANOUT, str(locked.pk))
+    return importer.report
+
+
+# --- lifecycle ----------------------------------------------------------------------------------------------
+
+
+def _locked(campaign: Campaign) -> Campaign:
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+
+
+def _campaign_payload(campaign: Campaign) -> dict[str, Any]:
+    return {"id": str(campaign.pk), "name": campaign.name, "status": campaign.status}
+
+
+def campaign_samples(*, campaign: Campaign, count: int) -> Campaign:
+    """Render the first `count` recipients for review (interactive lane: a person is waiting for them)."""
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status not in (Status.DRAFT, Status.AWAITING_APPROVAL):
+            raise ConflictError(SAMPLES_WRONG_STATE)
+        if campaign.recipient_count == 0:
+            raise ConflictError(NO_RECIPIENTS)
+        count = min(count, campaign.recipient_count)
+        first = Recipient.objects.filter(campaign=campaign, position__lte=count).order_by("position")
+        rendered = set(Render.objects.filter(campaign=campaign).values_list("recipient_id", flat=True))
+        for recipient in first:
+            if recipient.pk not in rendered:
+                _render_for(campaign, recipient, Priority.INTERACTIVE)
+        campaign.status = Status.SAMPLING
+        campaign.sample_count = max(count, campaign.sample_count)
+        campaign.fanout_cursor = max(campaign.fanout_cursor, campaign.sample_count)
+        campaign.save(update_fields=["status", "sample_count", "fanout_cursor", "updated_at"])
+        _samples_check(campaign)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def _render_for(campaign: Campaign, recipient: Recipient, priority: int) -> Render:
+    render, _ = render_request(
+        workspace=campaign.workspace,
+        template_version=campaign.template_version,
+        brand=campaign.brand,
+        variables=recipient.variables,
+        external_id=recipient.external_id,
+        campaign=campaign,
+        recipient=recipient,
+        priority=priority,
+    )
+    return render
+
+
+def _samples_check(campaign: Campaign) -> None:
+    """Sampling → awaiting_approval once no sample is still rendering (caller holds the campaign lock)."""
+    if campaign.status != Status.SAMPLING:
+        return
+    if Render.objects.filter(campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).exists():
+        return
+    if Campaign.objects.filter(pk=campaign.pk, status=Status.SAMPLING).update(
+        status=Status.AWAITING_APPROVAL, updated_at=timezone.now()
+    ):
+        campaign.status = Status.AWAITING_APPROVAL
+        webhook_event_emit(
+            workspace_id=campaign.workspace_id,
+            event=WebhookEvent.CAMPAIGN_AWAITING_APPROVAL,
+            object_id=f"{campaign.pk}:{campaign.sample_count}",
+            data={**_campaign_payload(campaign), "samples": campaign.sample_count},
+        )
+
+
+def campaign_approve(*, campaign: Campaign, actor: str) -> Campaign:
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        samples = Render.objects.filter(campaign=campaign, recipient__position__lte=campaign.sample_count)
+        if (
+            campaign.status != Status.AWAITING_APPROVAL
+            or campaign.sample_count == 0
+            or samples.exclude(status=RenderStatus.SUCCEEDED).exists()
+        ):
+            raise ConflictError(SAMPLES_NOT_READY)
+        campaign.status = Status.APPROVED
+        campaign.approved_by = actor[:200]
+        campaign.approved_at = timezone.now()
+        campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    return campaign
+
+
+def campaign_launch(*, campaign: Campaign) -> Campaign:
+    now = timezone.now()
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status != Status.APPROVED:
+            raise ConflictError(NOT_APPROVED, fields={"status": campaign.status})
+        campaign.status = Status.RUNNING
+        campaign.launched_at = now
+        if campaign.is_scheduled:
+            # Armed: nothing fans out until the first slot after launch (the tick creates that run).
+            campaign.fanout_target = campaign.fanout_cursor
+            campaign.last_slot = now
+        else:
+            campaign.fanout_target = None
+            CampaignRun.objects.create(
+                campaign=campaign,
+                slot=now,
+                from_position=campaign.fanout_cursor,
+                to_position=campaign.recipient_count,
+            )
+            enqueue(TASK_FANOUT, str(campaign.pk))
+        campaign.save(update_fields=["status", "launched_at", "fanout_target", "last_slot", "updated_at"])
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    """Stop fanning out; renders already accepted finish normally (nothing is lost)."""
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status == Status.PAUSED:
+            return campaign
+        if campaign.status not in UNFINISHED:
+            raise ConflictError(CAMPAIGN_FINISHED)
+        campaign.paused_from = campaign.status
+        campaign.status = Status.PAUSED
+        campaign.save(update_fields=["status", "paused_from", "updated_at"])
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status != Status.PAUSED:
+            raise ConflictError(NOT_PAUSED)
+        campaign.status = campaign.paused_from or Status.DRAFT
+        campaign.paused_from = ""
+        campaign.status_reason = ""
+        campaign.save(update_fields=["status", "paused_from", "status_reason", "updated_at"])
+        # Whatever finished while paused is caught up on now.
+        _samples_check(campaign)
+        if campaign.status == Status.RUNNING:
+            enqueue(TASK_FANOUT, str(campaign.pk))
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    """Stop for good: no more renders start; queued ones are canceled; finished ones stay (with their videos)."""
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status == Status.CANCELED:
+            return campaign
+        if campaign.status not in UNFINISHED:
+            raise ConflictError(CAMPAIGN_FINISHED)
+        campaign.status = Status.CANCELED
+        campaign.save(update_fields=["status", "updated_at"])
+    # Outside the campaign lock: a finishing render holds its own row, then takes the campaign's (the
+    # render_finished receiver); taking them in the other order here could deadlock.
+    for render in Render.objects.filter(campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).iterator():
+        try:
+            render_cancel(render=render)
+        except ConflictError as exc:
+            if exc.message != ALREADY_FINISHED:
+                raise
+    return campaign
+
+
+# --- fan-out ------------------------------------------------------------------------------------------------
+
+
+def campaign_fanout(*, campaign_id: Any) -> int:
+    """Start renders for the next chunk of recipients, within the workspace's in-flight cap. Returns how many.
+
+    Holds the campaign row lock (one fan-out per campaign at a time) and the workspace row lock (the in-flight
+    count and the renders it admits are one atomic step across that workspace's campaigns: RELIABILITY R13).
+    """
+    from core.errors import PaymentRequiredError
+
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("workspace", "template_version", "brand")
+            .filter(pk=campaign_id, status=Status.RUNNING)
+            .first()
+        )
+        if campaign is None:
+            return 0
+        limit = campaign.recipient_count if campaign.fanout_target is None else campaign.fanout_target
+        if campaign.fanout_cursor >= limit:
+            _complete_check(campaign)
+            return 0
+        list(Workspace.objects.select_for_update().filter(pk=campaign.workspace_id).values_list("pk"))
+        in_flight = Render.objects.filter(
+            workspace_id=campaign.workspace_id, campaign__isnull=False, status__in=ACTIVE_RENDER_STATUSES
+        ).count()
+        room = settings.REELSMITH_CAMPAIGN_MAX_IN_FLIGHT - in_flight
+        if room <= 0:
+            return 0  # a finishing render calls again (and the beat tick nudges every running campaign)
+        chunk = list(
+            Recipient.objects.filter(
+                campaign=campaign, position__gt=campaign.fanout_cursor, position__lte=limit
+            ).order_by("position")[: min(room, settings.REELSMITH_CAMPAIGN_CHUNK)]
+        )
+        rendered = set(
+            Render.objects.filter(campaign=campaign, recipient_id__in=[r.pk for r in chunk]).values_list(
+                "recipient_id", flat=True
+            )
+        )
+        started = 0
+        cursor = campaign.fanout_cursor
+        for recipient in chunk:
+            if recipient.pk not in rendered:
+                try:
+                    _render_for(campaign, recipient, Priority.CAMPAIGN)
+                except PaymentRequiredError as exc:
+                    # Out of credits: stop here, keep the place, let a person top up and resume.
+                    Campaign.objects.filter(pk=campaign.pk).update(
+                        status=Status.PAUSED,
+                        paused_from=Status.RUNNING,
+                        status_reason=exc.message[:500],
+                        fanout_cursor=cursor,
+                        updated_at=timezone.now(),
+                    )
+                    return started
+                started += 1
+            cursor = recipient.position
+        Campaign.objects.filter(pk=campaign.pk).update(fanout_cursor=cursor, updated_at=timezone.now())
+        if chunk and cursor < limit and started < room:
+            enqueue(TASK_FANOUT, str(campaign.pk))  # more room and more recipients: next chunk, next task
+        elif not chunk:
+            _complete_check(campaign)
+    return started
+
+
+def _complete_check(campaign: Campaign) -> None:
+    """Running → completed when every recipient of the run has a final render (caller holds the lock)."""
+    if campaign.status != Status.RUNNING or campaign.recurring:
+        return
+    limit = campaign.recipient_count if campaign.fanout_target is None else campaign.fanout_target
+    if campaign.fanout_cursor < limit:
+        return
+    if campaign.is_scheduled and not campaign.runs.exists():
+        return
+    if Render.objects.filter(campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).exists():
+        return
+    now = timezone.now()
+    if Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
+        status=Status.COMPLETED, completed_at=now, updated_at=now
+    ):
+        campaign.status = Status.COMPLETED
+        counts = dict(
+            Render.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("pk")).order_by()
+        )
+        webhook_event_emit(
+            workspace_id=campaign.workspace_id,
+            event=WebhookEvent.CAMPAIGN_COMPLETED,
+            object_id=campaign.pk,
+            data={**_campaign_payload(campaign), "counts": counts},
+        )
+
+
+def campaign_render_finished(*, campaign_id: Any) -> None:
+    """A campaign render reached a final state (inside that transaction): move the campaign on."""
+    campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    if campaign.status == Status.SAMPLING:
+        _samples_check(campaign)
+    elif campaign.status == Status.RUNNING:
+        limit = campaign.recipient_count if campaign.fanout_target is None else campaign.fanout_target
+        if campaign.fanout_cursor < limit:
+            enqueue(TASK_FANOUT, str(campaign.pk))  # a slot opened under the in-flight cap
+        else:
+            _complete_check(campaign)
+
+
+# --- schedules ------------------------------------------------------------------------------------------------
+
+
+def campaign_schedule_run(*, campaign: Campaign, now: datetime) -> CampaignRun | None:
+    """Start the run for the latest due slot, at most once per slot (UNIQUE(campaign, slot): RELIABILITY R6).
+    A run covers the recipients added since the previous run."""
+    if not campaign.is_scheduled or campaign.status != Status.RUNNING:
+        return None
+    if not campaign.recurring and campaign.runs.exists():
+        return None
+    after = campaign.last_slot or campaign.launched_at or campaign.created_at
+    slot = schedule.cron_latest(campaign.schedule_cron, campaign.schedule_timezone, after, now)
+    if slot is None:
+        return None
+    try:
+        with transaction.atomic():
+            locked = (
+                Campaign.objects.select_for_update().filter(pk=campaign.pk, status=Status.RUNNING).first()
+            )
+            if locked is None:
+                return None
+            run = CampaignRun.objects.create(
+                campaign=locked,
+                slot=slot,
+                from_position=locked.fanout_cursor,
+                to_position=locked.recipient_count,
+            )
+            Campaign.objects.filter(pk=locked.pk).update(
+                last_slot=slot, fanout_target=locked.recipient_count, updated_at=timezone.now()
+            )
+            enqueue(TASK_FANOUT, str(locked.pk))
+    except IntegrityError:
+        return None  # the beat fired twice: the other tick already made this slot's run
+    return run
+
+
+def campaigns_tick(*, now: datetime | None = None) -> dict[str, int]:
+    """Beat, every minute: start due schedule slots; nudge every running campaign's fan-out (a lost message
+    or a freed in-flight slot is picked up here at the latest)."""
+    now = now or timezone.now()
+    counts = {"runs": 0, "nudged": 0}
+    for campaign in Campaign.objects.filter(status=Status.RUNNING).iterator():
+        if campaign.is_scheduled and campaign_schedule_run(campaign=campaign, now=now) is not None:
+            counts["runs"] += 1
+        enqueue(TASK_FANOUT, str(campaign.pk))
+        counts["nudged"] += 1
+    return counts

@@ -1,0 +1,60 @@
+"""Reading billing state: a workspace's balance, reservations and usage this period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from core.billing.models import BillingAccount, Reservation
+from core.billing.services import billing_enabled, billing_refusal, ledger_balance, plan_of
+from core.models import Workspace
+
+
+def _calendar_month(now: datetime) -> tuple[datetime, datetime]:
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def billing_summary(*, workspace: Workspace) -> dict[str, Any]:
+    """What GET /billing/ shows. Usage counts captured credits in the subscription's period (a calendar month
+    without one)."""
+    account = BillingAccount.objects.filter(workspace=workspace).first()
+    plan_key, plan = plan_of(account)
+    now = timezone.now()
+    if account is not None and account.current_period_start and account.current_period_end:
+        period_start, period_end = account.current_period_start, account.current_period_end
+    else:
+        period_start, period_end = _calendar_month(now)
+    balance = reserved = usage = 0
+    if account is not None:
+        balance = ledger_balance(account=account)
+        reservations = Reservation.objects.filter(account=account)
+        reserved = int(
+            reservations.filter(status=Reservation.Status.HELD).aggregate(total=Sum("estimate"))["total"] or 0
+        )
+        usage = int(
+            reservations.filter(
+                status=Reservation.Status.CAPTURED, settled_at__gte=period_start, settled_at__lt=period_end
+            ).aggregate(total=Sum("cost"))["total"]
+            or 0
+        )
+    return {
+        "billing_enabled": billing_enabled(),
+        "plan": {
+            "id": plan_key,
+            **{k: plan[k] for k in ("name", "credits_per_period", "renders_in_flight", "max_format_pixels")},
+        },
+        "subscription": {
+            "status": (account.subscription_status if account else "") or None,
+            "current_period_start": account.current_period_start if account else None,
+            "current_period_end": account.current_period_end if account else None,
+            "past_due_since": account.past_due_since if account else None,
+        },
+        "credits": {"balance": balance, "reserved": reserved, "used_this_period": usage},
+        "period": {"start": period_start, "end": period_end},
+        "renders_refused": billing_refusal(account=account) if account else None,
+    }

@@ -1,0 +1,365 @@
+"""Encoding only what is personal: a plan split into shared and personal segments, joined by copy.
+
+The timeline is cut at scene boundaries into runs of shared scenes and runs of personal ones. A
+transition that crosses a shared/personal boundary belongs to the personal segment: a personal run
+starts where the fade into it starts and ends where the fade out of it ends, so every shared
+segment is whole, hard-edged and the same for every recipient.
+
+Each segment is encoded with the same `EncodeSettings` (libx264 high, yuv420p, BT.709, fixed GOP
+from an IDR at its first frame, timebase 1/fps), so the segments' SPS/PPS agree and the concat
+demuxer joins them with `-c copy`. Audio is laid once over the whole in that final run (music is
+looped, trimmed and faded to the total frame count exactly as in a full render) and muxed last.
+
+Shared segments are stored by the hash of everything that decides their pixels (`segment_key`):
+the compositor version, encode settings, frame size and rate, the window, and every scene touching
+the window with each file it reads replaced by the file's SHA-256. That covers the template
+version's spec, the brand's colours and assets, the format and the generated pictures (whose files
+are the generation results) without naming any of them, and two template versions that share a
+scene share its segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from render.compose import compose
+from render.compose.compose import (
+    TIMEOUT_BASE_S,
+    TIMEOUT_PER_VIDEO_S,
+    EncodeSettings,
+    WindowPart,
+    _add_audio,
+    _cuts,
+    _Graph,
+    _metadata_args,
+    check_plan,
+    check_plan_inputs,
+    render_background,
+    scene_timings,
+    window_parts,
+)
+from render.compose.ffmpeg import input_args, run_ffmpeg
+from render.compose.plan import CompositionPlan, ImageBackground, Scene, VideoInfo
+from render.compose.probe import (
+    INTERMEDIATE_INPUTS,
+    MediaInput,
+    UnsupportedMediaError,
+    check_media_input,
+    probe,
+)
+
+# Bumped whenever the filter graph changes what a segment looks like, so no stale segment is reused.
+COMPOSITOR_VERSION = "segments-1"
+
+
+class SegmentCache(Protocol):
+    """Where shared segments live between renders (render services use storage, `segments/<hash>.mp4`)."""
+
+    def fetch(self, key: str, dest: Path, *, suffix: str = ".mp4") -> bool:
+        """Copy the file stored under `key` + `suffix` to `dest`; False when there is none."""
+        ...
+
+    def store(self, key: str, path: Path, *, suffix: str = ".mp4") -> None: ...
+
+
+class DirectorySegmentCache:
+    """Segments as files in one local folder (benchmarks, tests)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def fetch(self, key: str, dest: Path, *, suffix: str = ".mp4") -> bool:
+        source = self.root / f"{key}{suffix}"
+        if not source.is_file():
+            return False
+        shutil.copyfile(source, dest)
+        return True
+
+    def store(self, key: str, path: Path, *, suffix: str = ".mp4") -> None:
+        partial = self.root / f".{key}{suffix}.partial"
+        shutil.copyfile(path, partial)
+        os.replace(partial, self.root / f"{key}{suffix}")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Output frames first..end-1; personal ones are encoded per recipient, shared ones cached."""
+
+    first: int
+    end: int
+    personal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentedResult:
+    info: VideoInfo
+    segments: tuple[Segment, ...]
+    encoded: int  # segments encoded in this run (personal ones, and shared ones the cache lacked)
+    reused: int  # shared segments taken from the cache
+    seconds: float
+    backgrounds: int = 0  # moving backgrounds of personal segments rendered in this run (cache misses)
+
+
+def plan_segments(plan: CompositionPlan) -> tuple[Segment, ...]:
+    """The timeline in runs of shared and personal scenes; transitions at a boundary go personal.
+
+    A shared run too short to survive the transitions eaten from both its ends becomes personal.
+    """
+    timings = scene_timings(plan)
+    cuts = [frames for _, frames in _cuts(plan)]
+    starts = [0]
+    for timing in timings:
+        starts.append(starts[-1] + timing.frames)
+    personal = [scene.personal for scene in plan.scenes]
+    while True:
+        runs: list[tuple[int, int, bool]] = []  # first scene, last scene + 1, personal
+        for index, flag in enumerate(personal):
+            if runs and runs[-1][2] == flag:
+                runs[-1] = (runs[-1][0], index + 1, flag)
+            else:
+                runs.append((index, index + 1, flag))
+        segments = []
+        for lo, hi, flag in runs:
+            first, end = starts[lo], starts[hi]
+            # A fade of D frames around cut c covers c - (D - D//2) .. c + D//2 (compose.scene_timings).
+            fade_in = cuts[lo - 1] if lo > 0 else 0
+            fade_out = cuts[hi - 1] if hi < len(timings) else 0
+            if flag:
+                first -= fade_in - fade_in // 2
+                end += fade_out // 2
+            else:
+                first += fade_in // 2 if lo > 0 else 0
+                end -= fade_out - fade_out // 2 if hi < len(timings) else 0
+            segments.append((lo, hi, Segment(first, end, flag)))
+        too_short = [(lo, hi) for lo, hi, seg in segments if not seg.personal and seg.end <= seg.first]
+        if not too_short:
+            return tuple(seg for _, _, seg in segments)
+        for lo, hi in too_short:
+            personal[lo:hi] = [True] * (hi - lo)
+
+
+def segment_key(plan: CompositionPlan, segment: Segment, settings: EncodeSettings) -> str:
+    """SHA-256 of everything that decides the segment's encoded bytes (see the module docstring)."""
+    timings = scene_timings(plan)
+    start, scenes = 0, []
+    for index, (scene, timing) in enumerate(zip(plan.scenes, timings, strict=True)):
+        lo, hi = start - timing.lead_in, start + timing.frames + timing.lead_out
+        start += timing.frames
+        if lo < segment.end and hi > segment.first:
+            scenes.append([index, lo, hi, _canonical(dataclasses.asdict(scene) | {"personal": False})])
+    canonical = {
+        "version": COMPOSITOR_VERSION,
+        "settings": dataclasses.asdict(settings),
+        "format": [plan.width, plan.height, plan.fps],
+        "window": [segment.first, segment.end],
+        "cuts": _cuts(plan),
+        "transition": dataclasses.asdict(plan.transition),
+        "scenes": scenes,
+    }
+    encoded = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """Plan values with every file path replaced by its content hash (paths differ per workdir)."""
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, Path):
+        return {"sha256": _file_sha256(value)}
+    return value
+
+
+def _scenes_in(plan: CompositionPlan, segment: Segment) -> tuple[Scene, ...]:
+    """The scenes whose rendered frames (fades included) reach into `segment`."""
+    start, out = 0, []
+    for scene, timing in zip(plan.scenes, scene_timings(plan), strict=True):
+        lo, hi = start - timing.lead_in, start + timing.frames + timing.lead_out
+        start += timing.frames
+        if lo < segment.end and hi > segment.first:
+            out.append(scene)
+    return tuple(out)
+
+
+def _audio_track(
+    plan: CompositionPlan, settings: EncodeSettings, cache: SegmentCache, workdir: Path, timeout: float
+) -> Path:
+    """The plan's music as an AAC track of exactly the video's length (as `compose_video` lays it)."""
+    assert plan.audio is not None
+    total_frames = sum(timing.frames for timing in scene_timings(plan))
+    canonical = {
+        "version": COMPOSITOR_VERSION,
+        "audio": _canonical(dataclasses.asdict(plan.audio)),
+        "frames": total_frames,
+        "fps": plan.fps,
+        "settings": dataclasses.asdict(settings),
+    }
+    key = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+    path = workdir / "audio.mp4"
+    if cache.fetch(key, path):
+        return path
+    inputs = check_plan_inputs(dataclasses.replace(plan, scenes=()))
+    graph = _Graph(inputs)
+    label = _add_audio(graph, plan.audio, total_frames, plan.fps, settings)
+    run_ffmpeg(
+        [*graph.args(), "-map", f"[{label}]", *settings.audio_args(), "-f", "mp4", str(path)], timeout=timeout
+    )
+    cache.store(key, path)
+    return path
+
+
+def background_key(plan: CompositionPlan, part: WindowPart) -> str:
+    """SHA-256 of what decides a moving background's frames: picture bytes, motion, frame window."""
+    canonical = {
+        "version": COMPOSITOR_VERSION,
+        "kind": "background",
+        "background": _canonical(dataclasses.asdict(plan.scenes[part.index].background) | {"reused": True}),
+        "format": [plan.width, plan.height, plan.fps],
+        "rendered": scene_timings(plan)[part.index].rendered,
+        "skip": part.skip,
+        "count": part.count,
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _moving_backgrounds(
+    plan: CompositionPlan,
+    segment: Segment,
+    inputs: dict[Path, MediaInput],
+    cache: SegmentCache,
+    workdir: Path,
+    timeout: float,
+) -> tuple[dict[int, Path], int]:
+    """For a personal segment: each reused picture that moves in it, as its rendered frames (from the
+    cache, or rendered and cached now). Returns scene index -> file, and how many were rendered.
+
+    The motion (a perspective warp per frame) is most of what a personal scene over a picture costs;
+    the picture is the same for everyone, so its moving frames are too. Files coming back from the
+    cache pass the intermediate allowlist; one of the wrong size is rendered again.
+    """
+    out, rendered = {}, 0
+    for part in window_parts(scene_timings(plan), segment.first, segment.end):
+        background = plan.scenes[part.index].background
+        if not (
+            isinstance(background, ImageBackground) and background.reused and background.motion != "none"
+        ):
+            continue
+        key = background_key(plan, part)
+        path = workdir / f"background{part.index}.mkv"
+        media = None
+        if cache.fetch(key, path, suffix=".mkv"):
+            with contextlib.suppress(UnsupportedMediaError):
+                media = check_media_input(path, allowed_formats=INTERMEDIATE_INPUTS)
+        if media is None or (media.width, media.height) != (plan.width, plan.height):
+            render_background(plan, part, path, inputs=inputs, timeout_s=timeout)
+            media = check_media_input(path, allowed_formats=INTERMEDIATE_INPUTS)
+            cache.store(key, path, suffix=".mkv")
+            rendered += 1
+        inputs[path] = media
+        out[part.index] = path
+    return out, rendered
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def compose_segmented(
+    plan: CompositionPlan,
+    out_path: Path,
+    *,
+    workdir: Path,
+    cache: SegmentCache,
+    preset: str = "veryfast",
+    settings: EncodeSettings | None = None,
+    timeout_s: float | None = None,
+) -> SegmentedResult:
+    """Render `plan` like `compose_video`, encoding only personal segments and missing shared ones."""
+    began = time.perf_counter()
+    settings = settings or EncodeSettings(preset=preset)
+    check_plan(plan)
+    segments = plan_segments(plan)
+    if not any(not segment.personal for segment in segments):
+        # Nothing to share: one run, exactly the full render.
+        info = compose.compose_video(plan, out_path, workdir=workdir, settings=settings, timeout_s=timeout_s)
+        return SegmentedResult(info, segments, 1, 0, time.perf_counter() - began)
+    workdir.mkdir(parents=True, exist_ok=True)
+    timeout = timeout_s if timeout_s is not None else TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * plan.duration
+
+    # 1. Each segment: from the cache when shared and present, else encoded (and cached if shared)
+    encoded = reused = backgrounds = 0
+    files = []
+    for index, segment in enumerate(segments):
+        path = workdir / f"segment{index}.mp4"
+        key = None if segment.personal else segment_key(plan, segment, settings)
+        if key is not None and cache.fetch(key, path):
+            reused += 1
+        else:
+            # Probe only what this segment reads: a cached shared scene's files are not opened.
+            inputs = check_plan_inputs(
+                dataclasses.replace(plan, scenes=_scenes_in(plan, segment), audio=None)
+            )
+            moving: dict[int, Path] = {}
+            if segment.personal:
+                moving, count = _moving_backgrounds(plan, segment, inputs, cache, workdir, timeout)
+                backgrounds += count
+            compose.compose_video(
+                plan,
+                path,
+                workdir=workdir / f"segment{index}",
+                settings=settings,
+                timeout_s=timeout,
+                window=(segment.first, segment.end),
+                inputs=inputs,
+                backgrounds=moving,
+            )
+            encoded += 1
+            if key is not None:
+                cache.store(key, path)
+        files.append(path)
+
+    # 2. The music over the whole length: encoded once per track, length and settings, then cached
+    audio = _audio_track(plan, settings, cache, workdir, timeout) if plan.audio else None
+
+    # 3. Join by stream copy, mux the audio last, move into place
+    listing = workdir / "segments.txt"
+    # Names only (no directories, no quotes): the concat demuxer's safe mode accepts them as they are.
+    listing.write_text("".join(f"file {path.name}\n" for path in files), encoding="utf-8")
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    args = [
+        *input_args(listing, options=["-f", "concat"]),
+        *(input_args(audio, options=["-f", "mp4"]) if audio else []),
+        "-map", "0:v",
+        *(["-map", "1:a"] if audio else []),
+        "-c", "copy",
+        "-map_metadata", "-1",
+        "-map_chapters", "-1",
+        *_metadata_args(plan.metadata),
+        "-movflags", "+faststart+use_metadata_tags",
+        "-f", "mp4",
+        str(partial),
+    ]  # fmt: skip
+    try:
+        run_ffmpeg(args, timeout=timeout)
+        os.replace(partial, out_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return SegmentedResult(
+        probe(out_path), segments, encoded, reused, time.perf_counter() - began, backgrounds
+    )

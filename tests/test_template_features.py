@@ -1,0 +1,178 @@
+"""Issue #3 spec features through the API: `when`, per-boundary transitions, shared segments cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.storage import get_storage
+from render.models import Render, RenderStatus
+from tests.test_api_renders import make_brand, make_template, request_render
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("run_tasks_inline")]
+
+SPEC = {
+    "format": {"width": 160, "height": 288, "fps": 24},
+    "variables": {
+        "first_name": {"type": "text", "required": True, "max_length": 32},
+        "company": {"type": "text"},
+    },
+    "scenes": [
+        {
+            "duration": 1.0,
+            "background": {"color": "brand.secondary"},
+            "transition": {"type": "wipe", "duration": 0.25},
+            "layers": [{"type": "logo", "box": [0.3, 0.4, 0.4, 0.2]}],
+        },
+        {
+            "duration": 1.0,
+            "background": {"color": "brand.primary"},
+            "layers": [{"type": "text", "text": "Hi {{first_name}}!", "box": [0.1, 0.4, 0.8, 0.2]}],
+        },
+        {
+            "duration": 1.0,
+            "background": {"color": "#101010"},
+            "when": "company",
+            "layers": [
+                {"type": "text", "text": "For {{company}}", "box": [0.1, 0.4, 0.8, 0.2], "when": "company"}
+            ],
+        },
+        {
+            "duration": 1.0,
+            "background": {"color": "#F2B705"},
+            "transition": {"type": "slide", "duration": 0.25},
+            "layers": [
+                {"type": "text", "text": "Let's talk", "box": [0.1, 0.4, 0.8, 0.2], "color": "#101010"}
+            ],
+        },
+    ],
+    "transition": {"type": "fade", "duration": 0.25},
+}
+
+
+def _render(api: APIClient, template: str, brand: str, variables: dict[str, str]) -> Render:
+    response = request_render(api, template, brand, variables)
+    assert response.status_code == 202, response.json()
+    return Render.objects.get(pk=response.json()["id"])
+
+
+def test_when_and_per_boundary_transitions_render_and_shared_scenes_are_cached(api: APIClient) -> None:
+    template, brand = make_template(api, SPEC), make_brand(api)
+    with_company = _render(api, template, brand, {"first_name": "Zoë", "company": "Acme"})
+    without = _render(api, template, brand, {"first_name": "אורי"})
+    for render, seconds in ((with_company, 4.0), (without, 3.0)):
+        assert render.status == RenderStatus.SUCCEEDED, render.error
+        assert render.duration == pytest.approx(seconds, abs=1 / 24)
+    # The first scene never sees a merge field: encoded once, stored by content hash, shared by both.
+    storage = get_storage()
+    root = getattr(storage, "root", None)
+    if root is not None:
+        assert list((root / "segments").glob("*.mp4"))
+
+
+def test_when_must_name_a_declared_variable(api: APIClient) -> None:
+    first_scene: dict[str, object] = {**SPEC["scenes"][0], "when": "nope"}  # type: ignore[index]
+    spec = {**SPEC, "scenes": [first_scene]}
+    response = api.post("/api/v1/templates/", {"name": "x", "spec": spec}, format="json")
+    assert response.status_code == 400
+    assert "spec.scenes[0].when" in response.json()["fields"]
+
+
+FORMATS_SPEC = {
+    "formats": [
+        {"name": "9:16", "width": 144, "height": 256, "fps": 24},
+        {"name": "1:1", "width": 192, "height": 192, "fps": 24},
+        {"name": "16:9", "width": 256, "height": 144, "fps": 24},
+    ],
+    "variables": {"first_name": {"type": "text", "required": True, "max_length": 32}},
+    "scenes": [
+        {
+            "duration": 1.0,
+            "background": {"color": "brand.primary"},
+            "layers": [
+                {
+                    "type": "text",
+                    "text": "Hi {{first_name}}!",
+                    "box": [0.1, 0.4, 0.8, 0.2],
+                    "boxes": {"16:9": [0.05, 0.1, 0.5, 0.3]},
+                }
+            ],
+        },
+        {
+            "duration": 1.0,
+            "background": {"color": "#F2B705"},
+            "layers": [{"type": "logo", "box": [0.3, 0.3, 0.4, 0.4]}],
+        },
+    ],
+    "transition": {"type": "fade", "duration": 0.25},
+}
+
+
+def test_every_listed_format_renders_with_poster_gif_and_captions(api: APIClient, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from render.compose.outputs import GIF_MAX_BYTES
+    from render.compose.probe import decode_frame, probe
+
+    template, brand = make_template(api, FORMATS_SPEC), make_brand(api)
+    render = _render(api, template, brand, {"first_name": "Zoë"})
+    assert render.status == RenderStatus.SUCCEEDED, render.error
+    body = api.get(f"/api/v1/renders/{render.pk}/").json()
+    assert [o["format"] for o in body["outputs"]] == ["9:16", "1:1", "16:9"]
+    assert body["video_url"] == body["outputs"][0]["video_url"]
+    assert (body["width"], body["height"]) == (144, 256)
+    storage = get_storage()
+    for index, (output, entry) in enumerate(zip(render.outputs, body["outputs"], strict=True)):
+        assert all(entry[f"{kind}_url"] for kind in ("video", "poster", "gif", "captions"))
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        video = storage.fetch(output["video_key"], folder / "video.mp4")
+        info = probe(video)
+        assert (
+            (info.width, info.height)
+            == (output["width"], output["height"])
+            == (entry["width"], entry["height"])
+        )
+        assert info.duration == pytest.approx(2.0, abs=1 / 24) == output["duration"]
+        decode_frame(video, 1.9)  # decodes to the end
+        with Image.open(storage.fetch(output["poster_key"], folder / "poster.jpg")) as poster:
+            assert (poster.format, poster.size) == ("JPEG", (info.width, info.height))
+        gif = storage.fetch(output["gif_key"], folder / "preview.gif")
+        assert gif.stat().st_size < GIF_MAX_BYTES
+        with Image.open(gif) as preview:
+            assert preview.format == "GIF"
+        captions = storage.fetch(output["captions_key"], folder / "captions.vtt").read_text(encoding="utf-8")
+        assert captions.startswith("WEBVTT")
+        assert "Hi Zoë!" in captions
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda s: s["formats"].append(dict(s["formats"][0])), "spec.formats[3].name"),
+        (lambda s: s["formats"][1].update(width=191), "spec.formats[1].width"),
+        (
+            lambda s: s["scenes"][0]["layers"][0]["boxes"].update({"4:5": [0, 0, 1, 1]}),
+            "spec.scenes[0].layers[0].boxes.4:5",
+        ),
+        (
+            lambda s: s["scenes"][0]["layers"][0]["boxes"].update({"1:1": [0.5, 0, 0.6, 1]}),
+            "spec.scenes[0].layers[0].boxes.1:1",
+        ),
+        (lambda s: s.update(formats=[]), "spec.formats"),
+    ],
+)
+def test_formats_and_boxes_are_checked(
+    api: APIClient, change: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    import copy
+
+    spec = copy.deepcopy(FORMATS_SPEC)
+    change(spec)
+    response = api.post("/api/v1/templates/", {"name": "x", "spec": spec}, format="json")
+    assert response.status_code == 400
+    assert path in response.json()["fields"], response.json()
