@@ -15,12 +15,18 @@ from typing import Any
 
 from render.compose.plan import (
     Audio,
+    Background,
     ColorBackground,
     CompositionPlan,
+    GradientBackground,
     ImageBackground,
     ImageLayer,
     Layer,
+    Outline,
+    Pill,
+    RectangleLayer,
     Scene,
+    Shadow,
     TextLayer,
     Transition,
 )
@@ -157,6 +163,73 @@ def scene_merge_fields(scene: dict[str, Any]) -> set[str]:
     return names
 
 
+# Text decoration defaults, fractions of the frame height (6 px outline and shadow offset, 23 px pill
+# padding on 1920): visible on a phone, not heavy. Design choices.
+DEFAULT_OUTLINE_WIDTH = 0.003
+DEFAULT_SHADOW_OFFSET = (0.003, 0.003)
+DEFAULT_PILL_PADDING = 0.012
+DEFAULT_AUDIO_FADE_OUT = 1.0  # v1's "short fade out at the end"
+
+
+def _text_layer(
+    layer: dict[str, Any], text: str, box: tuple[float, float, float, float], brand: BrandFiles
+) -> TextLayer:
+    """A text layer with its style and decorations resolved; a `cta` gets a pill unless `"pill": null`."""
+    colors = brand.colors
+    outline = shadow = pill = None
+    if layer.get("outline") is not None:
+        spec = layer["outline"]
+        outline = Outline(
+            resolve_color(spec.get("color", "#000000"), colors),
+            float(spec.get("width", DEFAULT_OUTLINE_WIDTH)),
+        )
+    if layer.get("shadow") is not None:
+        spec = layer["shadow"]
+        dx, dy = spec.get("offset", DEFAULT_SHADOW_OFFSET)
+        shadow = Shadow(resolve_color(spec.get("color", "#000000"), colors), (float(dx), float(dy)))
+    pill_spec = layer.get("pill", {} if layer.get("style") == "cta" else None)
+    if pill_spec is not None:
+        pill = Pill(
+            resolve_color(pill_spec.get("color", "brand.primary"), colors),
+            float(pill_spec.get("padding", DEFAULT_PILL_PADDING)),
+        )
+    return TextLayer(
+        text=text,
+        box=box,
+        color=resolve_color(layer.get("color", "brand.text"), colors),
+        font_path=brand.font,
+        align=layer.get("align", "center"),
+        style=layer.get("style"),
+        outline=outline,
+        shadow=shadow,
+        pill=pill,
+        animation=layer.get("animation", "none"),
+    )
+
+
+def _background(spec: dict[str, Any], image: Path | None, brand: BrandFiles) -> Background:
+    """The scene's background: its generated picture, the brand's picture, a gradient or a colour."""
+    if image is not None:
+        generate = spec.get("generate") or {}
+        return ImageBackground(
+            path=image,
+            motion=spec.get("motion", "none"),
+            # No merge field in its prompts: everyone's picture, so its motion is cached.
+            reused=not any(merge_fields(generate.get(key, "")) for key in ("prompt", "negative_prompt")),
+        )
+    if spec.get("image") == "brand.logo" and brand.logo is not None:
+        return ImageBackground(path=brand.logo, motion=spec.get("motion", "none"), reused=True)
+    if "gradient" in spec:
+        gradient = spec["gradient"]
+        return GradientBackground(
+            start=resolve_color(gradient["from"], brand.colors),
+            end=resolve_color(gradient["to"], brand.colors),
+            angle=gradient.get("angle", 180),
+        )
+    # A colour; also a brand picture the brand has not uploaded (its primary colour instead).
+    return ColorBackground(resolve_color(spec.get("color", "brand.primary"), brand.colors))
+
+
 def _shown(item: dict[str, Any], values: dict[str, str]) -> bool:
     """`"when": "company"`: shown only when that variable's value is not empty."""
     name = item.get("when")
@@ -179,19 +252,7 @@ def composition_plan(
     for scene, image in zip(spec["scenes"], scene_images, strict=True):
         if not _shown(scene, values):
             continue
-        background_spec = scene["background"]
-        if image is not None:
-            generate = background_spec.get("generate") or {}
-            background: ColorBackground | ImageBackground = ImageBackground(
-                path=image,
-                motion=background_spec.get("motion", "none"),
-                # No merge field in its prompts: everyone's picture, so its motion is cached.
-                reused=not any(merge_fields(generate.get(key, "")) for key in ("prompt", "negative_prompt")),
-            )
-        else:
-            background = ColorBackground(
-                resolve_color(background_spec.get("color", "brand.primary"), brand.colors)
-            )
+        background = _background(scene["background"], image, brand)
         layers: list[Layer] = []
         for layer in scene.get("layers", []):
             if not _shown(layer, values):
@@ -202,17 +263,13 @@ def composition_plan(
                 text = merge(layer["text"], values).strip()
                 if not text:
                     continue  # a text made only of empty optional values draws nothing
-                layers.append(
-                    TextLayer(
-                        text=text,
-                        box=box,
-                        color=resolve_color(layer.get("color", "brand.text"), brand.colors),
-                        font_path=brand.font,
-                        align=layer.get("align", "center"),
-                    )
-                )
-            elif layer["type"] == "logo" and brand.logo is not None:
+                layers.append(_text_layer(layer, text, box, brand))
+            elif layer["type"] in ("logo", "image") and brand.logo is not None:
+                # `image` layers show an uploaded brand picture; the logo is the one there is.
                 layers.append(ImageLayer(path=brand.logo, box=box))
+            elif layer["type"] == "rectangle":
+                color = resolve_color(layer.get("color", "brand.primary"), brand.colors)
+                layers.append(RectangleLayer(box=box, color=color, radius=float(layer.get("radius", 0.0))))
         out = scene.get("transition")
         scenes.append(
             Scene(
@@ -233,7 +290,12 @@ def composition_plan(
     audio_spec = spec.get("audio")
     audio = None
     if audio_spec and audio_spec.get("music", "brand") == "brand" and brand.music is not None:
-        audio = Audio(path=brand.music, volume=float(audio_spec.get("volume", 1.0)))
+        audio = Audio(
+            path=brand.music,
+            volume=float(audio_spec.get("volume", 1.0)),
+            fade_in=float(audio_spec.get("fade_in", 0.0)),
+            fade_out=float(audio_spec.get("fade_out", DEFAULT_AUDIO_FADE_OUT)),
+        )
     return CompositionPlan(
         width=int(fmt["width"]),
         height=int(fmt["height"]),

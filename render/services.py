@@ -517,6 +517,7 @@ def render_compose(*, render_id: Any) -> None:
     from render.compose.cache import StorageSegmentCache
     from render.compose.compose import make_thumbnail
     from render.compose.outputs import captions_vtt, make_gif
+    from render.compose.provenance import c2pa_credentials, c2pa_sign
     from render.compose.segments import compose_segmented
 
     # 1. Start an attempt; a render canceled or finished meanwhile is left alone. One found uploading was
@@ -572,6 +573,15 @@ def render_compose(*, render_id: Any) -> None:
                     cache=StorageSegmentCache(storage),
                     preset=settings.REELSMITH_X264_PRESET,
                 ).info
+                # C2PA manifest (when credentials are configured): after the join, before upload.
+                credentials = c2pa_credentials()
+                if credentials is not None:
+                    c2pa_sign(
+                        video,
+                        credentials,
+                        title=f"{render.pk}.mp4",
+                        models=sorted({s.model for s in specs if s}),
+                    )
                 poster, gif, captions = (
                     folder / "thumbnail.jpg",
                     folder / "preview.gif",

@@ -23,6 +23,16 @@ BRAND_COLORS = ("brand.primary", "brand.secondary", "brand.text")
 MOTIONS = ("none", "zoom_in", "zoom_out", "pan_left", "pan_right")
 ALIGNS = ("left", "center", "right")
 TRANSITIONS = ("fade", "slide", "wipe", "none")
+TEXT_STYLES = ("headline", "body", "cta")
+ANIMATIONS = ("none", "fade", "slide_up", "pop")
+GRADIENT_ANGLES = (0, 90, 180, 270)
+# Uploaded brand pictures a background or image layer may show: the brand's logo asset (core has no
+# separate "image" asset kind; adding one needs a core migration).
+BRAND_IMAGES = ("brand.logo",)
+# Outline width, shadow offset, pill padding: fractions of the frame height, at most 1/20 (96 px on
+# 1920; compose.MAX_DECORATION_FRACTION). Fractions, so one template looks alike in every format.
+MAX_DECORATION = 0.05
+MAX_AUDIO_FADE_SECONDS = 10.0  # longer than most ads' halves; each fade is capped at half the ad anyway
 
 # Limits. Frames up to 4K on either side; 60 fps is the most any ad platform takes (Meta, TikTok).
 MIN_SIDE, MAX_SIDE, MAX_FPS = 64, 3840, 60
@@ -229,13 +239,24 @@ def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str,
     background = _dict(value, path, errors)
     if background is None:
         return
-    _check_keys(background, {"generate", "color", "motion"}, path, errors)
-    kinds = [k for k in ("generate", "color") if k in background]
+    _check_keys(background, {"generate", "color", "gradient", "image", "motion"}, path, errors)
+    kinds = [k for k in ("generate", "color", "gradient", "image") if k in background]
     if len(kinds) != 1:
-        errors.add(path, "Must have exactly one of generate or color.")
+        errors.add(path, "Must have exactly one of generate, color, gradient or image.")
         return
     if "color" in background:
         _color(background["color"], f"{path}.color", errors)
+    elif "gradient" in background:
+        gradient = _dict(background["gradient"], f"{path}.gradient", errors)
+        if gradient is not None:
+            _check_keys(gradient, {"from", "to", "angle"}, f"{path}.gradient", errors)
+            for end in ("from", "to"):
+                _color(gradient.get(end), f"{path}.gradient.{end}", errors)
+            if gradient.get("angle", 180) not in GRADIENT_ANGLES or isinstance(gradient.get("angle"), bool):
+                errors.add(f"{path}.gradient.angle", "Must be 0, 90, 180 or 270.")
+    elif "image" in background:
+        if background["image"] not in BRAND_IMAGES:
+            errors.add(f"{path}.image", f"Must be one of {', '.join(BRAND_IMAGES)}.")
     else:
         gen = _dict(background["generate"], f"{path}.generate", errors)
         if gen is not None:
@@ -324,6 +345,37 @@ def _validate_boxes(layer: dict[str, Any], path: str, errors: _Errors, formats: 
             _box(box, f"{path}.boxes.{name}", errors)
 
 
+def _text_decorations(layer: dict[str, Any], path: str, errors: _Errors) -> None:
+    """`style`, `outline`, `shadow`, `pill` (null: none, also for `cta`), `animation` of a text layer."""
+    if layer.get("style", "headline") not in TEXT_STYLES:
+        errors.add(f"{path}.style", f"Must be one of {', '.join(TEXT_STYLES)}.")
+    if layer.get("animation", "none") not in ANIMATIONS:
+        errors.add(f"{path}.animation", f"Must be one of {', '.join(ANIMATIONS)}.")
+    sizes = {"outline": ("width",), "shadow": (), "pill": ("padding",)}
+    for name, numbers in sizes.items():
+        if name not in layer or (name == "pill" and layer[name] is None):
+            continue
+        at = f"{path}.{name}"
+        decoration = _dict(layer[name], at, errors)
+        if decoration is None:
+            continue
+        _check_keys(decoration, {"color", *numbers, *(("offset",) if name == "shadow" else ())}, at, errors)
+        if "color" in decoration:
+            _color(decoration["color"], f"{at}.color", errors)
+        for key in numbers:
+            if key in decoration:
+                _number(decoration, key, at, errors, 0.0, MAX_DECORATION)
+        offset = decoration.get("offset", [0.003, 0.003])
+        if name == "shadow" and (
+            not isinstance(offset, list)
+            or len(offset) != 2
+            or not all(_is_number(v) and abs(v) <= MAX_DECORATION for v in offset)
+        ):
+            errors.add(
+                f"{at}.offset", f"Must be [x, y], fractions of the frame height up to {MAX_DECORATION:g}."
+            )
+
+
 def _validate_layer(
     value: Any, path: str, errors: _Errors, used: dict[str, str], formats: AbstractSet[str] = frozenset()
 ) -> None:
@@ -334,15 +386,32 @@ def _validate_layer(
     kind = layer.get("type")
     _when(layer, path, errors, used)
     if kind == "text":
-        _check_keys(layer, {"type", "text", "box", "boxes", "color", "align", "when"}, path, errors)
+        _check_keys(
+            layer,
+            {"type", "text", "box", "boxes", "color", "align", "when"}
+            | {"style", "outline", "shadow", "pill", "animation"},
+            path,
+            errors,
+        )
         _text(layer, "text", path, errors, MAX_TEXT, used)
         _color(layer.get("color", "brand.text"), f"{path}.color", errors)
         if layer.get("align", "center") not in ALIGNS:
             errors.add(f"{path}.align", f"Must be one of {', '.join(ALIGNS)}.")
+        _text_decorations(layer, path, errors)
     elif kind == "logo":
         _check_keys(layer, {"type", "box", "boxes", "when"}, path, errors)
+    elif kind == "image":
+        _check_keys(layer, {"type", "box", "boxes", "source", "when"}, path, errors)
+        if layer.get("source") not in BRAND_IMAGES:
+            errors.add(f"{path}.source", f"Must be one of {', '.join(BRAND_IMAGES)}.")
+    elif kind == "rectangle":
+        _check_keys(layer, {"type", "box", "boxes", "color", "radius", "when"}, path, errors)
+        _color(layer.get("color", "brand.primary"), f"{path}.color", errors)
+        if "radius" in layer:
+            # A fraction of the box's shorter side: 0.5 makes the short ends round.
+            _number(layer, "radius", path, errors, 0.0, 0.5)
     else:
-        errors.add(f"{path}.type", "Must be text or logo.")
+        errors.add(f"{path}.type", "Must be text, logo, image or rectangle.")
         return
     if "box" not in layer:
         errors.add(f"{path}.box", REQUIRED)
@@ -407,7 +476,10 @@ def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]
 
     audio = spec.get("audio")
     if audio is not None and _dict(audio, "spec.audio", errors) is not None:
-        _check_keys(audio, {"music", "volume"}, "spec.audio", errors)
+        _check_keys(audio, {"music", "volume", "fade_in", "fade_out"}, "spec.audio", errors)
+        for key in ("fade_in", "fade_out"):
+            if key in audio:
+                _number(audio, key, "spec.audio", errors, 0.0, MAX_AUDIO_FADE_SECONDS)
         if audio.get("music", "brand") not in ("brand", None):
             errors.add("spec.audio.music", "Must be brand or null.")
         if "volume" in audio:

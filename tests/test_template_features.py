@@ -176,3 +176,158 @@ def test_formats_and_boxes_are_checked(
     response = api.post("/api/v1/templates/", {"name": "x", "spec": spec}, format="json")
     assert response.status_code == 400
     assert path in response.json()["fields"], response.json()
+
+
+STYLED_SPEC = {
+    "formats": [
+        {"name": "9:16", "width": 144, "height": 256, "fps": 24},
+        {"name": "1:1", "width": 192, "height": 192, "fps": 24},
+        {"name": "16:9", "width": 256, "height": 144, "fps": 24},
+        {"name": "4:5", "width": 192, "height": 240, "fps": 24},
+    ],
+    "variables": {
+        "first_name": {"type": "text", "required": True, "max_length": 32},
+        "company": {"type": "text"},
+    },
+    "scenes": [
+        {
+            "duration": 1.0,
+            "background": {"image": "brand.logo", "motion": "zoom_in"},
+            "layers": [
+                {
+                    "type": "rectangle",
+                    "box": [0.05, 0.05, 0.9, 0.2],
+                    "color": "brand.secondary",
+                    "radius": 0.5,
+                },
+                {"type": "image", "source": "brand.logo", "box": [0.3, 0.7, 0.4, 0.2]},
+            ],
+        },
+        {
+            "duration": 1.0,
+            "background": {"gradient": {"from": "brand.primary", "to": "#101010", "angle": 90}},
+            "transition": {"type": "slide", "duration": 0.25},
+            "layers": [
+                {
+                    "type": "text",
+                    "text": "Hi {{first_name}}!",
+                    "box": [0.1, 0.3, 0.8, 0.2],
+                    "style": "headline",
+                    "outline": {"color": "#000000", "width": 0.004},
+                    "shadow": {"color": "#000000", "offset": [0.004, 0.004]},
+                    "animation": "pop",
+                },
+                {
+                    "type": "text",
+                    "text": "For {{company}}",
+                    "box": [0.1, 0.55, 0.8, 0.1],
+                    "style": "body",
+                    "when": "company",
+                    "animation": "slide_up",
+                },
+            ],
+        },
+        {
+            "duration": 1.0,
+            "background": {"gradient": {"from": "#F2B705", "to": "brand.primary"}},
+            "layers": [
+                {
+                    "type": "text",
+                    "text": "Book a demo",
+                    "box": [0.1, 0.4, 0.8, 0.15],
+                    "style": "cta",
+                    "animation": "fade",
+                }
+            ],
+        },
+    ],
+    "transition": {"type": "fade", "duration": 0.25},
+    "audio": {"music": "brand", "volume": 0.8, "fade_in": 0.3, "fade_out": 0.5},
+}
+
+
+def test_styled_template_renders_every_format_and_script_signed_with_c2pa(
+    api: APIClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from render.compose import provenance
+    from render.compose.probe import decode_frame, probe
+    from tests.compose.test_styles import write_credentials
+    from tests.test_api_brands import png_bytes, upload, wav_bytes
+
+    cert, key = write_credentials(tmp_path / "c2pa")
+    monkeypatch.setenv(provenance.CERT_ENV, str(cert))
+    monkeypatch.setenv(provenance.KEY_ENV, str(key))
+    monkeypatch.delenv(provenance.SIGN_ENV, raising=False)
+    provenance.c2pa_credentials.cache_clear()
+    try:
+        template, brand = make_template(api, STYLED_SPEC), make_brand(api)
+        assert upload(api, brand, "logo", png_bytes((64, 32)), "logo.png").status_code == 201
+        assert upload(api, brand, "music", wav_bytes(0.5), "music.wav").status_code == 201
+        storage = get_storage()
+        names = ["Zoë", "山田太郎", "محمد", "אורי"]
+        for position, name in enumerate(names):
+            variables = {"first_name": name, **({"company": "Acme"} if position % 2 else {})}
+            render = _render(api, template, brand, variables)
+            assert render.status == RenderStatus.SUCCEEDED, render.error
+            assert [o["format"] for o in render.outputs] == ["9:16", "1:1", "16:9", "4:5"]
+            for index, output in enumerate(render.outputs):
+                video = storage.fetch(output["video_key"], tmp_path / f"{position}-{index}.mp4")
+                info = probe(video)
+                assert info.duration == pytest.approx(3.0, abs=1 / 24)
+                assert info.has_audio
+                decode_frame(video, 2.9)  # decodes to the end
+                manifest, state = provenance.c2pa_read(video)
+                assert state == "Valid"
+                assert manifest is not None
+                labels = [assertion["label"] for assertion in manifest["assertions"]]
+                assert any(label.startswith("c2pa.actions") for label in labels)
+    finally:
+        provenance.c2pa_credentials.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        (lambda s: s["scenes"][1]["layers"][0].update(style="huge"), "spec.scenes[1].layers[0].style"),
+        (
+            lambda s: s["scenes"][1]["layers"][0].update(animation="spin"),
+            "spec.scenes[1].layers[0].animation",
+        ),
+        (
+            lambda s: s["scenes"][1]["layers"][0]["outline"].update(width=0.5),
+            "spec.scenes[1].layers[0].outline.width",
+        ),
+        (
+            lambda s: s["scenes"][1]["layers"][0]["shadow"].update(offset=[1]),
+            "spec.scenes[1].layers[0].shadow.offset",
+        ),
+        (
+            lambda s: s["scenes"][1]["layers"][0].update(pill={"radius": 3}),
+            "spec.scenes[1].layers[0].pill.radius",
+        ),
+        (
+            lambda s: s["scenes"][1]["background"]["gradient"].update(angle=45),
+            "spec.scenes[1].background.gradient.angle",
+        ),
+        (
+            lambda s: s["scenes"][0]["background"].update(image="http://x/y.png"),
+            "spec.scenes[0].background.image",
+        ),
+        (lambda s: s["scenes"][0]["layers"][0].update(radius=0.9), "spec.scenes[0].layers[0].radius"),
+        (
+            lambda s: s["scenes"][0]["layers"][1].update(source="brand.font"),
+            "spec.scenes[0].layers[1].source",
+        ),
+        (lambda s: s["audio"].update(fade_in=-1), "spec.audio.fade_in"),
+    ],
+)
+def test_styles_backgrounds_layers_and_fades_are_checked(
+    api: APIClient, change: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    import copy
+
+    spec = copy.deepcopy(STYLED_SPEC)
+    change(spec)
+    response = api.post("/api/v1/templates/", {"name": "x", "spec": spec}, format="json")
+    assert response.status_code == 400
+    assert path in response.json()["fields"], response.json()

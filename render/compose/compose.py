@@ -36,19 +36,23 @@ from render.compose.ffmpeg import ComposeError, chain, filter_spec, input_args, 
 from render.compose.fonts import font_for
 from render.compose.plan import (
     Align,
+    Animation,
     Audio,
     Background,
     ColorBackground,
     CompositionPlan,
+    GradientBackground,
     ImageBackground,
     ImageLayer,
     Motion,
+    RectangleLayer,
     Scene,
     TextLayer,
+    TextStyle,
     VideoInfo,
 )
 from render.compose.probe import AUDIO_INPUTS, IMAGE_INPUTS, MediaInput, check_media_input, probe
-from render.compose.text import PixelBox, fit_text, place_lines
+from render.compose.text import SAFETY_PX, PixelBox, fit_text, place_lines
 
 # Frame geometry we accept. Even sizes: yuv420p stores chroma at half resolution both ways.
 # 4096: H.264 level 5.1's widest frame (ITU-T H.264 Table A-1, 4096x2304); more is no ad format.
@@ -64,8 +68,23 @@ MOTION_ZOOM = 0.15
 # phone. Design choices; fit_text goes below the minimum only to keep one line in a tiny box.
 MAX_FONT_FRACTION = 1 / 12
 MIN_FONT_FRACTION = 1 / 80
+# Per style, (largest, smallest) font size as fractions of the frame height, inside v1's range.
+# headline: 160..48 px on 1920, a title read at a glance; body: 80..24 px, running text; cta:
+# 107..40 px, a button label. Design choices in the spirit of a type scale (ratio ~1.5 between styles).
+STYLE_SIZES: dict[TextStyle, tuple[float, float]] = {
+    "headline": (1 / 12, 1 / 40),
+    "body": (1 / 24, 1 / 80),
+    "cta": (1 / 18, 1 / 48),
+}
+# Entrance animations run over the scene's first 0.4 s: long enough to read as motion, short
+# enough that a 1 s scene still shows its text still for most of its length (a design choice).
+ANIMATION_S = 0.4
+# slide_up rises from at most 1/40 of the frame height below its place (48 px on 1920), and never
+# from further than the free space under the text in its box (so it never leaves the box).
+SLIDE_FRACTION = 1 / 40
+# pop grows from 60 % of its size: a visible "pop" that still reads as the same word.
+POP_FROM = 0.6
 
-AUDIO_FADE_OUT_S = 1.0  # "short fade out at the end": one second, or half the video if shorter
 MAX_VOLUME = 2.0  # +6 dB: enough to lift a quiet track; more clips mastered music
 
 # ffmpeg is given this long: 60 s to start and read inputs plus 20x the video's length. Measured
@@ -265,6 +284,11 @@ def check_plan(plan: CompositionPlan) -> None:
         _check_scene(scene, index)
     if plan.audio is not None and not (0 <= plan.audio.volume <= MAX_VOLUME):
         _fail("audio.volume", f"must be in 0..{MAX_VOLUME}", plan.audio.volume)
+    if plan.audio is not None:
+        for name in ("fade_in", "fade_out"):
+            value = getattr(plan.audio, name)
+            if not (math.isfinite(value) and value >= 0):
+                _fail(f"audio.{name}", "must be zero or a positive number of seconds", value)
     for key, value in plan.metadata:
         if not _METADATA_KEY.fullmatch(key):
             _fail("metadata", "keys are a letter then up to 63 letters, digits, '_', '.', '-'", key)
@@ -279,6 +303,12 @@ def _check_scene(scene: Scene, index: int) -> None:
         _fail(f"{where}.background.color", "must be #RRGGBB", background.color)
     if isinstance(background, ImageBackground) and background.motion not in _MOTIONS:
         _fail(f"{where}.background.motion", f"must be one of {sorted(_MOTIONS)}", background.motion)
+    if isinstance(background, GradientBackground):
+        for name, color in (("start", background.start), ("end", background.end)):
+            if not _COLOR.fullmatch(color):
+                _fail(f"{where}.background.{name}", "must be #RRGGBB", color)
+        if background.angle not in (0, 90, 180, 270):
+            _fail(f"{where}.background.angle", "must be 0, 90, 180 or 270", background.angle)
     for layer_index, layer in enumerate(scene.layers):
         at = f"{where}.layers[{layer_index}]"
         x, y, w, h = layer.box
@@ -299,12 +329,37 @@ def _check_scene(scene: Scene, index: int) -> None:
                 _fail(f"{at}.align", f"must be one of {sorted(_ALIGNS)}", layer.align)
             if not layer.font_path.is_file():
                 _fail(f"{at}.font_path", "is not a file", str(layer.font_path))
+            if layer.style is not None and layer.style not in STYLE_SIZES:
+                _fail(f"{at}.style", f"must be one of {sorted(STYLE_SIZES)}", layer.style)
+            if layer.animation not in _ANIMATIONS:
+                _fail(f"{at}.animation", f"must be one of {sorted(_ANIMATIONS)}", layer.animation)
+            decorations = [
+                ("outline", layer.outline, layer.outline and layer.outline.width),
+                ("shadow", layer.shadow, layer.shadow and max(map(abs, layer.shadow.offset))),
+                ("pill", layer.pill, layer.pill and layer.pill.padding),
+            ]
+            for name, decoration, size in decorations:
+                if decoration is None:
+                    continue
+                if not _COLOR.fullmatch(decoration.color):
+                    _fail(f"{at}.{name}.color", "must be #RRGGBB", decoration.color)
+                if not (isinstance(size, int | float) and 0 <= size <= MAX_DECORATION_FRACTION):
+                    _fail(f"{at}.{name}", f"sizes must be 0..{MAX_DECORATION_FRACTION} of the frame", size)
+        if isinstance(layer, RectangleLayer):
+            if not _COLOR.fullmatch(layer.color):
+                _fail(f"{at}.color", "must be #RRGGBB", layer.color)
+            if not (math.isfinite(layer.radius) and 0 <= layer.radius <= 0.5):
+                _fail(f"{at}.radius", "must be 0..0.5 of the box's shorter side", layer.radius)
 
 
 # Box fractions come from JSON floats: 0.08 + 0.84 may land a hair above 1.
 _BOX_SLACK = 1e-9
 _MOTIONS = frozenset(get_args(Motion))
 _ALIGNS = frozenset(get_args(Align))
+_ANIMATIONS = frozenset(get_args(Animation))
+# Outline width, shadow offset and pill padding: at most 1/20 of the frame height (96 px on 1920),
+# far past any tasteful value; the bound keeps a box from being eaten by its own decoration.
+MAX_DECORATION_FRACTION = 0.05
 
 
 def check_plan_inputs(plan: CompositionPlan) -> dict[Path, MediaInput]:
@@ -573,7 +628,13 @@ def _add_scene(
         box = _pixel_box(layer.box, plan.width, plan.height)
         if isinstance(layer, TextLayer):
             text_dir = workdir / f"scene{index}_layer{layer_index}"
-            label = _add_text(graph, label, layer, box, plan.height, text_dir)
+            # drawtext's `n` counts this part's frames from 0; the scene's own first frame is its
+            # lead_in-th rendered frame, `skip` of which this part does not show.
+            label = _add_text(
+                graph, label, layer, box, plan.height, text_dir, fps=plan.fps, start=timing.lead_in - skip
+            )
+        elif isinstance(layer, RectangleLayer):
+            label = _add_rectangle(graph, label, layer, box, plan.fps)
         else:
             label = _add_image(graph, label, layer, box)
     return label
@@ -597,6 +658,32 @@ def _add_background(
         # One RGB frame, converted to YUV once (in our scale, with BT.709), then repeated.
         generate = [
             filter_spec("color", c=f"0x{background.color[1:]}", s=f"{width}x{height}", r=fps),
+            filter_spec("trim", end_frame=1),
+            filter_spec("format", pix_fmts="rgb24"),
+        ]
+        repeat = filter_spec("loop", loop=count - 1, size=1)
+        return graph.add([], [*generate, *_to_bt709(), repeat], "bg")
+    if isinstance(background, GradientBackground):
+        # Same as a colour: one RGB frame of ffmpeg's `gradients` (linear, from point 0 to point 1,
+        # not rotating: speed 0), converted once, repeated.
+        right, bottom = width - 1, height - 1
+        points = {180: (0, 0, 0, bottom), 0: (0, bottom, 0, 0), 90: (0, 0, right, 0), 270: (right, 0, 0, 0)}
+        x0, y0, x1, y1 = points[background.angle]
+        generate = [
+            filter_spec(
+                "gradients",
+                s=f"{width}x{height}",
+                r=fps,
+                c0=f"0x{background.start[1:]}",
+                c1=f"0x{background.end[1:]}",
+                x0=x0,
+                y0=y0,
+                x1=x1,
+                y1=y1,
+                n=2,
+                type="linear",
+                speed=0,
+            ),
             filter_spec("trim", end_frame=1),
             filter_spec("format", pix_fmts="rgb24"),
         ]
@@ -667,26 +754,79 @@ def _pixel_box(box: tuple[float, float, float, float], width: int, height: int) 
 
 
 def _add_text(
-    graph: _Graph, label: str, layer: TextLayer, box: PixelBox, frame_h: int, text_dir: Path
+    graph: _Graph,
+    label: str,
+    layer: TextLayer,
+    box: PixelBox,
+    frame_h: int,
+    text_dir: Path,
+    *,
+    fps: int,
+    start: int = 0,
 ) -> str:
-    """One drawtext per wrapped line, each reading its line from its own file (never the graph)."""
-    min_size = max(1, round(frame_h * MIN_FONT_FRACTION))
-    max_size = max(min_size, round(frame_h * MAX_FONT_FRACTION))
+    """One drawtext per wrapped line, each reading its line from its own file (never the graph).
+
+    Outline, shadow and pill reach past the glyphs, so the text is fitted into the box shrunk by
+    what they add on each side; the animation only ever draws inside the final layout's extent.
+    `start`: the value of drawtext's frame counter `n` on the scene's first own frame.
+    """
+    high, low = STYLE_SIZES[layer.style] if layer.style else (MAX_FONT_FRACTION, MIN_FONT_FRACTION)
+    min_size = max(1, round(frame_h * low))
+    max_size = max(min_size, round(frame_h * high))
+    outline = round(layer.outline.width * frame_h) if layer.outline else 0
+    pad = round(layer.pill.padding * frame_h) if layer.pill else 0
+    dx, dy = (round(v * frame_h) for v in layer.shadow.offset) if layer.shadow else (0, 0)
+    around = max(outline, pad)
+    left, right = around + max(0, -dx), around + max(0, dx)
+    top, bottom = around + max(0, -dy), around + max(0, dy)
+    inner = PixelBox(box.x + left, box.y + top, box.w - left - right, box.h - top - bottom)
+    if inner.w <= 0 or inner.h <= 0:
+        return label
     # The brand font, or a fallback that has the text's characters (fonts.py): never tofu.
     font_path = font_for(layer.text, layer.font_path)
     try:
-        fitted = fit_text(layer.text, box.w, box.h, font_path, max_size=max_size, min_size=min_size)
+        fitted = fit_text(layer.text, inner.w, inner.h, font_path, max_size=max_size, min_size=min_size)
     except OSError as exc:  # Pillow could not read the font
         raise PlanError(f"{font_path}: not a usable font ({exc})") from exc
     text_dir.mkdir(parents=True, exist_ok=True)
+    positions = place_lines(fitted, inner, layer.align)
+    decoration: dict[str, str | int | float] = {}
+    if layer.outline and outline:
+        decoration |= {"borderw": outline, "bordercolor": f"0x{layer.outline.color[1:]}"}
+    if layer.shadow and (dx or dy):
+        decoration |= {"shadowx": dx, "shadowy": dy, "shadowcolor": f"0x{layer.shadow.color[1:]}"}
+    if layer.pill:
+        decoration |= {"box": 1, "boxcolor": f"0x{layer.pill.color[1:]}", "boxborderw": pad}
+    # Entrance: progress 0..1 over the scene's first ANIMATION_S, from our own numbers only.
+    frames = max(1, round(ANIMATION_S * fps))
+    progress = f"clip((n-({start}))/{frames},0,1)"
+    slide = 0
+    if layer.animation == "slide_up" and positions:
+        # Never further than the free space under the block, so the rising text stays in its box.
+        free = inner.y + inner.h - SAFETY_PX - (positions[0][1] + fitted.bottom)
+        slide = max(0, min(round(frame_h * SLIDE_FRACTION), free))
+    scale = f"({POP_FROM}+{1 - POP_FROM}*{progress})"
     filters = []
-    for index, (line, (x, y)) in enumerate(
-        zip(fitted.lines, place_lines(fitted, box, layer.align), strict=True)
+    for index, (line, (x, y), (ink_left, ink_right)) in enumerate(
+        zip(fitted.lines, positions, fitted.extents, strict=True)
     ):
         if not line.strip():
             continue
         text_file = text_dir / f"line{index}.txt"
         text_file.write_text(line, encoding="utf-8")
+        x_expr: str | int = x
+        y_expr: str | int = y
+        size: str | int = fitted.font_size
+        animated: dict[str, str | int | float] = {}
+        if layer.animation != "none":
+            animated["alpha"] = progress
+        if slide:
+            y_expr = f"{y}+{slide}*(1-{progress})*(1-{progress})"  # ease-out: fast, then settling
+        if layer.animation == "pop":
+            # Grows about the line's centre, so every smaller size lies inside the final extent.
+            size = f"{fitted.font_size}*{scale}"
+            x_expr = f"{x}+{(ink_left + ink_right) / 2}*(1-{scale})"
+            y_expr = f"{y}+{fitted.line_height / 2}*(1-{scale})"
         filters.append(
             filter_spec(
                 "drawtext",
@@ -694,14 +834,45 @@ def _add_text(
                 textfile=str(text_file),
                 expansion="none",  # no %{...} expansion: the file's text is drawn as it is
                 text_shaping=1,  # HarfBuzz shaping and FriBiDi ordering (Arabic, Hebrew, ...)
-                fontsize=fitted.font_size,
+                fontsize=size,
                 fontcolor=f"0x{layer.color[1:]}",
-                x=x,
-                y=y,
+                x=x_expr,
+                y=y_expr,
                 y_align="font",  # y is the ascender line, as fit_text measured
+                **decoration,
+                **animated,
             )
         )
     return graph.add([label], filters, "text") if filters else label
+
+
+def _add_rectangle(graph: _Graph, label: str, layer: RectangleLayer, box: PixelBox, fps: int) -> str:
+    """A filled rectangle on even pixels inside its box (overlay on yuv420 floors x and y to even),
+    corners rounded by an anti-aliased alpha mask computed once, on a single frame."""
+    left, top = box.x + box.x % 2, box.y + box.y % 2
+    width, height = ((box.x + box.w) & ~1) - left, ((box.y + box.h) & ~1) - top
+    if width < 2 or height < 2:
+        return label
+    filters = [
+        filter_spec("color", c=f"0x{layer.color[1:]}", s=f"{width}x{height}", r=fps),
+        filter_spec("trim", end_frame=1),
+        filter_spec("format", pix_fmts="rgba"),
+    ]
+    radius = round(layer.radius * min(width, height))
+    if radius > 0:
+        # Distance of a pixel centre past the inner rectangle the corners are drawn around; alpha
+        # falls from 1 to 0 over the one pixel where that distance crosses the radius.
+        dx = f"max(max({radius}-X-0.5,X+0.5-{width - radius}),0)"
+        dy = f"max(max({radius}-Y-0.5,Y+0.5-{height - radius}),0)"
+        alpha = f"255*clip({radius}+0.5-hypot({dx},{dy}),0,1)"
+        filters.append(filter_spec("geq", r="r(X,Y)", g="g(X,Y)", b="b(X,Y)", a=alpha))
+    filters += [
+        filter_spec("scale", out_color_matrix="bt709", out_range="tv"),
+        filter_spec("format", pix_fmts="yuva420p"),
+    ]
+    shape = graph.add([], filters, "rect")
+    # A one-frame overlay input is repeated to the end (overlay's eof_action=repeat).
+    return graph.add([label, shape], [filter_spec("overlay", x=left, y=top, format="yuv420")], "layer")
 
 
 def _add_image(graph: _Graph, label: str, layer: ImageLayer, box: PixelBox) -> str:
@@ -753,7 +924,13 @@ def _seconds(frames: int, fps: int) -> str:
 def _add_audio(graph: _Graph, audio: Audio, total_frames: int, fps: int, settings: EncodeSettings) -> str:
     rate = settings.audio_sample_rate
     total_s = total_frames / fps
-    fade_s = min(AUDIO_FADE_OUT_S, total_s / 2)
+    # Each fade at most half the video, so the two never overlap.
+    fade_in, fade_out = min(audio.fade_in, total_s / 2), min(audio.fade_out, total_s / 2)
+    fades = []
+    if fade_in > 0:
+        fades.append(filter_spec("afade", t="in", st=0, d=f"{fade_in:.6f}"))
+    if fade_out > 0:
+        fades.append(filter_spec("afade", t="out", st=f"{total_s - fade_out:.6f}", d=f"{fade_out:.6f}"))
     # -stream_loop -1 repeats a short track for ever; atrim then cuts it at the video's last sample.
     source = graph.add_input(audio.path, "a:0", "-stream_loop", "-1")
     # Mono goes to both ears at full level (the default upmix puts it at -3 dB, as a centre channel).
@@ -766,6 +943,6 @@ def _add_audio(graph: _Graph, audio: Audio, total_frames: int, fps: int, setting
         filter_spec("asetpts", expr="N/SR/TB"),
         filter_spec("atrim", end_sample=round(total_frames * rate / fps)),
         filter_spec("volume", volume=audio.volume),
-        filter_spec("afade", t="out", st=f"{total_s - fade_s:.6f}", d=f"{fade_s:.6f}"),
+        *fades,
     ]
     return graph.add([source], filters, "audio")

@@ -14,6 +14,9 @@ from typing import Literal
 Motion = Literal["none", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 Align = Literal["left", "center", "right"]
 TransitionType = Literal["fade", "slide", "wipe", "none"]
+TextStyle = Literal["headline", "body", "cta"]
+Animation = Literal["none", "fade", "slide_up", "pop"]
+GradientAngle = Literal[0, 90, 180, 270]
 Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 
 
@@ -34,7 +37,37 @@ class ImageBackground:
     reused: bool = False
 
 
-Background = ColorBackground | ImageBackground
+@dataclass(frozen=True, slots=True)
+class GradientBackground:
+    """A linear two-colour gradient; `angle` points the way it runs, as CSS's `linear-gradient`:
+    180 runs top to bottom (`start` at the top), 90 left to right, 0 bottom to top, 270 right to left."""
+
+    start: str  # "#RRGGBB"
+    end: str  # "#RRGGBB"
+    angle: GradientAngle = 180
+
+
+Background = ColorBackground | ImageBackground | GradientBackground
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    color: str  # "#RRGGBB"
+    width: float  # fraction of the frame height (drawtext `borderw`, in pixels once laid out)
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    color: str  # "#RRGGBB"
+    offset: tuple[float, float]  # (x, y) fractions of the frame height
+
+
+@dataclass(frozen=True, slots=True)
+class Pill:
+    """A filled box behind each line (drawtext `box`), `padding` around it as a fraction of frame height."""
+
+    color: str  # "#RRGGBB"
+    padding: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +77,12 @@ class TextLayer:
     color: str  # "#RRGGBB"
     font_path: Path
     align: Align = "center"
+    # None: v1's sizes (the widest range); a style narrows the font size range (compose.STYLE_SIZES).
+    style: TextStyle | None = None
+    outline: Outline | None = None
+    shadow: Shadow | None = None
+    pill: Pill | None = None
+    animation: Animation = "none"  # entrance over the scene's first ANIMATION_S (compose.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +93,16 @@ class ImageLayer:
     box: Box
 
 
-Layer = TextLayer | ImageLayer
+@dataclass(frozen=True, slots=True)
+class RectangleLayer:
+    """A filled rectangle; `radius` rounds its corners, as a fraction of the box's shorter side (0..0.5)."""
+
+    box: Box
+    color: str  # "#RRGGBB"
+    radius: float = 0.0
+
+
+Layer = TextLayer | ImageLayer | RectangleLayer
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +127,8 @@ class Scene:
 class Audio:
     path: Path
     volume: float = 1.0
+    fade_in: float = 0.0  # seconds; each fade is capped at half the video
+    fade_out: float = 1.0  # seconds: v1's "short fade out at the end"
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ from render.compose.probe import (
 )
 
 # Bumped whenever the filter graph changes what a segment looks like, so no stale segment is reused.
-COMPOSITOR_VERSION = "segments-1"
+COMPOSITOR_VERSION = "segments-2"  # 2: styles, decorations, animations, gradients, rectangles, audio fades
 
 
 class SegmentCache(Protocol):
