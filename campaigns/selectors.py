@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, Integration, Recipient, WebhookDelivery, WebhookEndpoint
+from core.billing.services import render_cost, render_cost_estimate
 from core.errors import NotFoundError
 from core.models import Workspace
 from core.selectors import parse_id
@@ -58,7 +59,28 @@ def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
             eta_seconds = round((campaign.recipient_count - finished) / (window / elapsed), 1)
     elif campaign.status == Campaign.Status.COMPLETED:
         eta_seconds = 0.0
-    return {"counts": counts, "eta_seconds": eta_seconds}
+    return {
+        "counts": counts,
+        "eta_seconds": eta_seconds,
+        "estimated_cost": campaign_cost_estimate(campaign=campaign, renders=counts["pending"]),
+    }
+
+
+def campaign_cost_estimate(*, campaign: Campaign, renders: int) -> dict[str, int]:
+    """Credits that `renders` more renders of this campaign will take: output seconds are certain, pictures
+    depend on cache hits, so the answer is a range. `credits_max` is what launch reserves (every picture
+    generated, as `render_request` reserves); `credits_min` is every picture already made."""
+    version = campaign.template_version
+    # One placeholder per variable: the number of pictures a render needs does not depend on the values.
+    placeholders = dict.fromkeys(version.variables, "x")
+    per_render_max = render_cost_estimate(spec=version.spec, variables=placeholders)
+    per_render_min = render_cost(spec=version.spec, generations_run=0)
+    return {
+        "renders": renders,
+        "credits_min": per_render_min * renders,
+        "credits_max": per_render_max * renders,
+        "per_render_max": per_render_max,
+    }
 
 
 def csv_cell(value: Any) -> str:

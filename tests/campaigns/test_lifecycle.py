@@ -15,6 +15,7 @@ from campaigns.services import NOT_APPROVED, SAMPLES_NOT_READY, campaign_fanout
 from render.models import Priority, Render, RenderStatus
 from tests.campaigns.helpers import make_campaign, upload_json
 from tests.campaigns.test_recipients import BAD_ROWS, fifty_row_csv, upload_csv
+from tests.test_api_renders import make_brand, make_template
 
 
 def detail(api: APIClient, campaign_id: str) -> dict[str, Any]:
@@ -135,3 +136,17 @@ def test_samples_need_recipients_and_bad_input_is_named(api: APIClient) -> None:
         format="json",
     )
     assert schedule.status_code == 400
+
+
+@pytest.mark.django_db
+def test_detail_shows_the_estimated_cost_before_launch(api: APIClient) -> None:
+    # The small template: 2 s at 180x320 (1 credit a second) and one generated picture (1 credit).
+    response = api.post(
+        "/api/v1/campaigns/",
+        {"name": "Spring", "template": make_template(api), "brand": make_brand(api)},
+        format="json",
+    )
+    campaign = response.json()["id"]
+    upload_json(api, campaign, [{"first_name": f"R{i}", "industry": f"trade {i}"} for i in range(7)])
+    estimate = detail(api, campaign)["estimated_cost"]
+    assert estimate == {"renders": 7, "credits_min": 7 * 2, "credits_max": 7 * 3, "per_render_max": 3}

@@ -1,8 +1,9 @@
 """`manage.py demo`: render a demo campaign end to end and print where the MP4s are.
 
 A demo brand (colours, a drawn logo, a synthesised jingle), the contract's example template, a campaign of
-three recipients; each is rendered through the same services the API uses (diffusion with the configured
-model, ffmpeg composition, storage), with progress shown while it works.
+three recipients taken through the product's human gate (one sample rendered, approved by the operator who
+runs the demo, then the campaign launched), each render going through the same services the API uses
+(diffusion with the configured model, ffmpeg composition, storage), with progress shown while it works.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from campaigns.models import Campaign, Recipient
+from campaigns.models import Campaign
+from campaigns.services import (
+    campaign_approve,
+    campaign_create,
+    campaign_launch,
+    campaign_samples,
+    recipients_import,
+)
 from core.models import Brand, Workspace
 from core.services import brand_asset_upload, brand_create, workspace_get_or_create
-from render.models import FINAL_RENDER_STATUSES, Priority, Render, RenderStatus
+from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
 from render.selectors import render_urls
-from render.services import render_request
 from templates.services import template_create
 
 DEMO_SPEC: dict[str, Any] = {
@@ -120,25 +127,40 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the renders")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        deadline = time.monotonic() + options["timeout"]
+        self._seen: dict[Any, str] = {}  # render id -> last status shown
         workspace = workspace_get_or_create(name="demo")
         brand = self._brand(workspace)
-        renders = self._campaign(workspace, brand)
+        campaign = self._campaign(workspace, brand)
+        model = settings.REELSMITH_DEFAULT_MODEL
+        # The human gate, as the product runs it: a sample first, approved by a person, then the rest.
         self.stdout.write(
-            f"Rendering {len(renders)} personalised ads with model {settings.REELSMITH_DEFAULT_MODEL!r}..."
+            f"Campaign {campaign.name!r}: rendering 1 sample for review with model {model!r}..."
         )
-        final = self._wait(renders, options["timeout"])
+        campaign_samples(campaign=campaign, count=1)
+        sample = self._wait(campaign, expected=1, deadline=deadline)
+        if any(r.status != RenderStatus.SUCCEEDED for r in sample):
+            raise CommandError(f"the sample did not succeed: {sample[0].status} {sample[0].error}")
+        self.stdout.write(f"Sample ready: {self._location(sample[0])}")
+        campaign_approve(campaign=campaign, actor="demo command (operator)")
+        self.stdout.write("Approved by the demo's operator; launching the campaign...")
+        campaign_launch(campaign=campaign)
+        final = self._wait(campaign, expected=len(DEMO_RECIPIENTS), deadline=deadline)
         failed = [r for r in final if r.status != RenderStatus.SUCCEEDED]
         for render in final:
             name = render.variables.get("first_name", "")
             if render.status != RenderStatus.SUCCEEDED:
                 self.stdout.write(f"  {name}: {render.status} {render.error}")
-            elif settings.AWS_STORAGE_BUCKET_NAME:
-                self.stdout.write(f"  {name}: {render_urls(render)['video_url']}")
             else:
-                self.stdout.write(f"  {name}: {Path(settings.MEDIA_ROOT) / render.video_key}")
+                self.stdout.write(f"  {name}: {self._location(render)}")
         if failed:
             raise CommandError(f"{len(failed)} of {len(final)} demo renders did not succeed")
         self.stdout.write(self.style.SUCCESS(f"Done: {len(final)} MP4s."))
+
+    def _location(self, render: Render) -> str:
+        if settings.AWS_STORAGE_BUCKET_NAME:
+            return str(render_urls(render)["video_url"])
+        return str(Path(settings.MEDIA_ROOT) / render.video_key)
 
     def _brand(self, workspace: Workspace) -> Brand:
         brand = Brand.objects.filter(workspace=workspace, name="Demo Co").first()
@@ -152,45 +174,33 @@ class Command(BaseCommand):
             brand_asset_upload(brand=brand, kind="music", data=_jingle_wav(), original_name="jingle.wav")
         return brand
 
-    def _campaign(self, workspace: Workspace, brand: Brand) -> list[Render]:
+    def _campaign(self, workspace: Workspace, brand: Brand) -> Campaign:
         with transaction.atomic():
             version = template_create(workspace=workspace, name="Demo: hello", spec=DEMO_SPEC)
-            campaign = Campaign.objects.create(
+            campaign = campaign_create(
                 workspace=workspace,
                 name=f"Demo campaign {time.strftime('%Y-%m-%d %H:%M:%S')}",
                 template_version=version,
                 brand=brand,
-                status=Campaign.Status.RUNNING,
-                approved_by="demo command",
             )
-            renders = []
-            for values in DEMO_RECIPIENTS:
-                recipient = Recipient.objects.create(campaign=campaign, variables=values)
-                render, _ = render_request(
-                    workspace=workspace,
-                    template_version=version,
-                    brand=brand,
-                    variables=values,
-                    campaign=campaign,
-                    recipient=recipient,
-                    priority=Priority.CAMPAIGN,
-                )
-                renders.append(render)
-        return renders
+            recipients_import(campaign=campaign, recipients=[dict(values) for values in DEMO_RECIPIENTS])
+        return campaign
 
-    def _wait(self, renders: list[Render], timeout: float) -> list[Render]:
-        ids = [r.pk for r in renders]
-        deadline = time.monotonic() + timeout
-        seen: dict[Any, str] = {}
+    def _wait(self, campaign: Campaign, *, expected: int, deadline: float) -> list[Render]:
+        """Poll the campaign's renders until `expected` of them exist and all are final, showing progress."""
         while True:
-            current = list(Render.objects.filter(pk__in=ids).order_by("created_at"))
-            for index, render in enumerate(current, start=1):
-                if seen.get(render.pk) != render.status:
-                    seen[render.pk] = render.status
-                    self.stdout.write(
-                        f"  [{index}/{len(ids)}] {render.variables.get('first_name')}: {render.status}"
-                    )
-            if all(r.status in FINAL_RENDER_STATUSES for r in current):
+            current = list(
+                Render.objects.filter(campaign=campaign)
+                .select_related("recipient")
+                .order_by("recipient__position")
+            )
+            for render in current:
+                if self._seen.get(render.pk) != render.status:
+                    self._seen[render.pk] = render.status
+                    position = render.recipient.position if render.recipient else "?"
+                    name = render.variables.get("first_name")
+                    self.stdout.write(f"  [{position}/{len(DEMO_RECIPIENTS)}] {name}: {render.status}")
+            if len(current) >= expected and all(r.status in FINAL_RENDER_STATUSES for r in current):
                 return current
             if time.monotonic() > deadline:
                 raise CommandError("timed out waiting for the demo renders")
