@@ -22,17 +22,15 @@ its own segment with identical codec parameters and join segments with `-c copy`
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn, get_args
 
-from render.compose.ffmpeg import ComposeError, chain, filter_spec, input_args, run_ffmpeg
+from render.compose.ffmpeg import ComposeError, chain, filter_spec, input_args, run_ffmpeg_into
 from render.compose.fonts import font_for
 from render.compose.plan import (
     Align,
@@ -198,12 +196,7 @@ def compose_video(
 
     # 3. Run it, then move the finished file into place so no reader sees half a video
     timeout = timeout_s if timeout_s is not None else TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * plan.duration
-    try:
-        run_ffmpeg(args, timeout=timeout)
-        os.replace(partial, out_path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
     return probe(out_path)
 
 
@@ -232,12 +225,7 @@ def make_thumbnail(video_path: Path, out_path: Path, *, at_seconds: float) -> No
     ]  # fmt: skip
 
     # 3. Run, and move the file into place
-    try:
-        run_ffmpeg(args, timeout=THUMBNAIL_TIMEOUT_S)
-        os.replace(partial, out_path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=THUMBNAIL_TIMEOUT_S)
 
 
 # --- Checking -------------------------------------------------------------------------------------
@@ -587,12 +575,7 @@ def render_background(
     )
     partial = out_path.with_name(f".{out_path.name}.partial")
     args = [*graph.args(), "-map", f"[{label}]", "-c:v", "utvideo", "-f", "matroska", str(partial)]
-    try:
-        run_ffmpeg(args, timeout=timeout_s)
-        os.replace(partial, out_path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout_s)
 
 
 def _add_scene(

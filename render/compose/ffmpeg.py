@@ -11,6 +11,7 @@ through `filter_spec`, which escapes each option value for both parsing levels o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import subprocess
@@ -125,3 +126,14 @@ def filter_spec(name: str, **options: str | int | float) -> str:
 def chain(inputs: Sequence[str], filters: Sequence[str], output: str) -> str:
     """One filter chain: `[in][in]f1,f2[out]`. Labels are ours (see `compose._Graph.label`)."""
     return "".join(f"[{label}]" for label in inputs) + ",".join(filters) + f"[{output}]"
+
+
+def run_ffmpeg_into(args: Sequence[str], *, partial: Path, out_path: Path, timeout: float) -> None:
+    """Run ffmpeg writing `partial` (named in `args`), then move it onto `out_path`: the output is either
+    complete or absent, never half written, and a failed run leaves no partial file behind."""
+    try:
+        run_ffmpeg(args, timeout=timeout)
+        os.replace(partial, out_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()

@@ -47,7 +47,7 @@ from render.compose.compose import (
     scene_timings,
     window_parts,
 )
-from render.compose.ffmpeg import input_args, run_ffmpeg
+from render.compose.ffmpeg import input_args, run_ffmpeg, run_ffmpeg_into
 from render.compose.plan import CompositionPlan, ImageBackground, Scene, VideoInfo
 from render.compose.probe import (
     INTERMEDIATE_INPUTS,
@@ -354,12 +354,7 @@ def compose_segmented(
         "-f", "mp4",
         str(partial),
     ]  # fmt: skip
-    try:
-        run_ffmpeg(args, timeout=timeout)
-        os.replace(partial, out_path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
     return SegmentedResult(
         probe(out_path), segments, encoded, reused, time.perf_counter() - began, backgrounds
     )
