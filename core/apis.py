@@ -75,7 +75,7 @@ class BrandDetailApi(APIView):
 
 class BrandAssetUploadApi(APIView):
     class BrandAssetInputSerializer(serializers.Serializer):
-        kind = serializers.ChoiceField(choices=["logo", "font", "music"])
+        kind = serializers.ChoiceField(choices=["logo", "image", "font", "music"])
         file = serializers.FileField()
 
     class BrandAssetOutputSerializer(serializers.Serializer):

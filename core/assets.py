@@ -14,7 +14,7 @@ from core.errors import ApplicationError
 
 MiB = 1024 * 1024
 # Caps: a logo or font over 10 MiB or music over 20 MiB is a mistake, not a brand asset.
-MAX_BYTES = {"logo": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB}
+MAX_BYTES = {"logo": 10 * MiB, "image": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB}
 # 4096 x 4096: larger than any frame we compose (1920 px), small enough that decoding is cheap.
 MAX_LOGO_PIXELS = 4096 * 4096
 LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -35,7 +35,7 @@ TOO_MANY_PIXELS = "The logo is larger than 4096x4096 pixels."
 NOT_A_FONT = "The font must be a TrueType or OpenType file."
 NOT_AUDIO = "The music must be MP3, WAV, OGG, FLAC or AAC/M4A audio."
 TOO_LONG = "The music is longer than 10 minutes."
-UNKNOWN_KIND = "Unknown asset kind; use logo, font or music."
+UNKNOWN_KIND = "Unknown asset kind; use logo, image, font or music."
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,14 @@ def asset_check(*, kind: str, data: bytes) -> CheckedAsset:
     if len(data) > MAX_BYTES[kind]:
         message = TOO_LARGE.format(limit=MAX_BYTES[kind] // MiB)
         raise ApplicationError(message, fields={"file": message})
-    if kind == "logo":
-        return _check_logo(data)
+    if kind in ("logo", "image"):
+        return _check_picture(data, kind=kind)
     if kind == "font":
         return _check_font(data)
     return _check_music(data)
 
 
-def _check_logo(data: bytes) -> CheckedAsset:
+def _check_picture(data: bytes, *, kind: str) -> CheckedAsset:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -75,7 +75,7 @@ def _check_logo(data: bytes) -> CheckedAsset:
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ApplicationError(NOT_AN_IMAGE, fields={"file": NOT_AN_IMAGE}) from exc
     extension = "png" if fmt == "PNG" else "jpg"
-    return CheckedAsset("logo", LOGO_FORMATS[fmt], extension, {"width": width, "height": height})
+    return CheckedAsset(kind, LOGO_FORMATS[fmt], extension, {"width": width, "height": height})
 
 
 def _check_font(data: bytes) -> CheckedAsset:

@@ -80,6 +80,7 @@ class BrandAsset(models.Model):
 
     class Kind(models.TextChoices):
         LOGO = "logo"
+        IMAGE = "image"  # a brand picture for backgrounds and image layers
         FONT = "font"
         MUSIC = "music"
 

@@ -140,6 +140,11 @@ class BrandFiles:
     font: Path
     logo: Path | None
     music: Path | None
+    image: Path | None = None  # the brand picture uploaded as kind `image`
+
+    def picture(self, name: str) -> Path | None:
+        """`brand.logo` or `brand.image`: the uploaded file, or None when the brand has none."""
+        return {"brand.logo": self.logo, "brand.image": self.image}.get(name)
 
 
 def resolve_color(value: str, colors: dict[str, str]) -> str:
@@ -217,8 +222,9 @@ def _background(spec: dict[str, Any], image: Path | None, brand: BrandFiles) -> 
             # No merge field in its prompts: everyone's picture, so its motion is cached.
             reused=not any(merge_fields(generate.get(key, "")) for key in ("prompt", "negative_prompt")),
         )
-    if spec.get("image") == "brand.logo" and brand.logo is not None:
-        return ImageBackground(path=brand.logo, motion=spec.get("motion", "none"), reused=True)
+    picture = brand.picture(spec["image"]) if "image" in spec else None
+    if picture is not None:
+        return ImageBackground(path=picture, motion=spec.get("motion", "none"), reused=True)
     if "gradient" in spec:
         gradient = spec["gradient"]
         return GradientBackground(
@@ -264,9 +270,10 @@ def composition_plan(
                 if not text:
                     continue  # a text made only of empty optional values draws nothing
                 layers.append(_text_layer(layer, text, box, brand))
-            elif layer["type"] in ("logo", "image") and brand.logo is not None:
-                # `image` layers show an uploaded brand picture; the logo is the one there is.
-                layers.append(ImageLayer(path=brand.logo, box=box))
+            elif layer["type"] in ("logo", "image"):
+                picture = brand.logo if layer["type"] == "logo" else brand.picture(layer["source"])
+                if picture is not None:  # a picture the brand has not uploaded is left out
+                    layers.append(ImageLayer(path=picture, box=box))
             elif layer["type"] == "rectangle":
                 color = resolve_color(layer.get("color", "brand.primary"), brand.colors)
                 layers.append(RectangleLayer(box=box, color=color, radius=float(layer.get("radius", 0.0))))

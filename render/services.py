@@ -498,7 +498,7 @@ def _default_font() -> Path:
 def _brand_files(brand: Brand, workdir: Path) -> BrandFiles:
     storage = get_storage()
     fetched: dict[str, Path | None] = {}
-    for kind in ("logo", "font", "music"):
+    for kind in ("logo", "image", "font", "music"):
         asset = brand.current_asset(kind)
         fetched[kind] = (
             storage.fetch(asset.storage_key, workdir / f"brand-{kind}{Path(asset.storage_key).suffix}")
@@ -510,6 +510,7 @@ def _brand_files(brand: Brand, workdir: Path) -> BrandFiles:
         font=fetched["font"] or _default_font(),
         logo=fetched["logo"],
         music=fetched["music"],
+        image=fetched["image"],
     )
 
 

@@ -26,9 +26,8 @@ TRANSITIONS = ("fade", "slide", "wipe", "none")
 TEXT_STYLES = ("headline", "body", "cta")
 ANIMATIONS = ("none", "fade", "slide_up", "pop")
 GRADIENT_ANGLES = (0, 90, 180, 270)
-# Uploaded brand pictures a background or image layer may show: the brand's logo asset (core has no
-# separate "image" asset kind; adding one needs a core migration).
-BRAND_IMAGES = ("brand.logo",)
+# Uploaded brand pictures a background or image layer may show: the brand's logo or its `image` asset.
+BRAND_IMAGES = ("brand.logo", "brand.image")
 # Outline width, shadow offset, pill padding: fractions of the frame height, at most 1/20 (96 px on
 # 1920; compose.MAX_DECORATION_FRACTION). Fractions, so one template looks alike in every format.
 MAX_DECORATION = 0.05

@@ -331,3 +331,47 @@ def test_styles_backgrounds_layers_and_fades_are_checked(
     response = api.post("/api/v1/templates/", {"name": "x", "spec": spec}, format="json")
     assert response.status_code == 400
     assert path in response.json()["fields"], response.json()
+
+
+def test_brand_image_asset_is_a_background_and_an_image_layer(api: APIClient, tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    from render.compose.probe import decode_frame
+
+    brand = make_brand(api)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (0, 200, 0)).save(buffer, format="PNG")  # pure green: easy to find
+    upload = io.BytesIO(buffer.getvalue())
+    upload.name = "picture.png"
+    response = api.post(
+        f"/api/v1/brands/{brand}/assets/", {"kind": "image", "file": upload}, format="multipart"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["kind"] == "image"
+    spec = {
+        "format": {"width": 160, "height": 288, "fps": 24},
+        "variables": {"first_name": {"type": "text", "required": True}},
+        "scenes": [
+            {
+                "duration": 1.0,
+                "background": {"image": "brand.image"},
+                "layers": [{"type": "text", "text": "Hi {{first_name}}", "box": [0.1, 0.8, 0.8, 0.1]}],
+            },
+            {
+                "duration": 1.0,
+                "background": {"color": "#000000"},
+                "layers": [{"type": "image", "source": "brand.image", "box": [0.25, 0.25, 0.5, 0.5]}],
+            },
+        ],
+    }
+    render = _render(api, make_template(api, spec), brand, {"first_name": "Zoë"})
+    render.refresh_from_db()
+    assert render.status == RenderStatus.SUCCEEDED, render.error
+    video = get_storage().fetch(render.video_key, tmp_path / "video.mp4")
+    first, second = decode_frame(video, 0.5).convert("RGB"), decode_frame(video, 1.5).convert("RGB")
+    red, green, _ = first.getpixel((80, 60))  # type: ignore[misc]  # an RGB image's pixel is a 3-tuple
+    assert green > 150 > red  # the green picture covers the first scene
+    assert second.getpixel((80, 144))[1] > 150  # type: ignore[index]  # inside its box in the second
+    assert max(second.getpixel((10, 10))) < 40  # type: ignore[arg-type]  # the black background outside it
