@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import transaction
 from django.utils import timezone
 
-from core.assets import asset_check
+from core.assets import CheckedAsset, asset_check
 from core.models import ApiKey, Brand, BrandAsset, Workspace
 from core.selectors import API_KEY_PREFIX, api_key_hash
 from core.storage import get_storage
@@ -45,25 +45,37 @@ def brand_create(*, workspace: Workspace, name: str, colors: dict[str, str]) -> 
     )
 
 
-def brand_asset_upload(*, brand: Brand, kind: str, data: bytes, original_name: str = "") -> BrandAsset:
+@dataclass(frozen=True)
+class StoredAsset:
+    checked: CheckedAsset
+    key: str
+    sha256: str
+
+
+def asset_store(*, folder: str, kind: str, data: bytes) -> StoredAsset:
+    """Check an upload (core.assets) and store it under `folder`, content-addressed: the same file uploaded
+    twice is stored once."""
     checked = asset_check(kind=kind, data=data)
     digest = hashlib.sha256(data).hexdigest()
-    # Content-addressed: the same file uploaded twice is stored once.
-    key = f"brands/{brand.workspace_id}/{brand.pk}/{kind}-{digest[:32]}.{checked.extension}"
+    key = f"{folder}/{kind}-{digest[:32]}.{checked.extension}"
     storage = get_storage()
     if not storage.exists(key):
         with tempfile.TemporaryDirectory(prefix="reelsmith-asset-") as tmp:
             path = Path(tmp) / f"upload.{checked.extension}"
             path.write_bytes(data)
             storage.put_file(key, path, content_type=checked.content_type)
-    with transaction.atomic():
-        return BrandAsset.objects.create(
-            brand=brand,
-            kind=kind,
-            storage_key=key,
-            content_type=checked.content_type,
-            size=len(data),
-            sha256=digest,
-            original_name=original_name[:255],
-            details=checked.details,
-        )
+    return StoredAsset(checked=checked, key=key, sha256=digest)
+
+
+def brand_asset_upload(*, brand: Brand, kind: str, data: bytes, original_name: str = "") -> BrandAsset:
+    stored = asset_store(folder=f"brands/{brand.workspace_id}/{brand.pk}", kind=kind, data=data)
+    return BrandAsset.objects.create(
+        brand=brand,
+        kind=kind,
+        storage_key=stored.key,
+        content_type=stored.checked.content_type,
+        size=len(data),
+        sha256=stored.sha256,
+        original_name=original_name[:255],
+        details=stored.checked.details,
+    )

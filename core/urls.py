@@ -19,6 +19,11 @@ api_v1 = [
     path("templates/", template_apis.TemplatesApi.as_view(), name="templates"),
     path("templates/<str:template_id>/", template_apis.TemplateDetailApi.as_view(), name="template-detail"),
     path(
+        "templates/<str:template_id>/assets/",
+        template_apis.TemplateAssetUploadApi.as_view(),
+        name="template-assets",
+    ),
+    path(
         "templates/<str:template_id>/versions/",
         template_apis.TemplateVersionsApi.as_view(),
         name="template-versions",

@@ -296,7 +296,8 @@ def composition_plan(
     )
     audio_spec = spec.get("audio")
     audio = None
-    if audio_spec and audio_spec.get("music", "brand") == "brand" and brand.music is not None:
+    # `brand.music` is the track to play: the brand's, or the template's (`render_compose` swaps it in).
+    if audio_spec and audio_spec.get("music", "brand") in ("brand", "template") and brand.music is not None:
         audio = Audio(
             path=brand.music,
             volume=float(audio_spec.get("volume", 1.0)),

@@ -7,6 +7,7 @@ re-read the database. A stage that starts more than REELSMITH_MAX_ATTEMPTS times
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -42,7 +43,7 @@ from render.models import (
 from render.planning import BrandFiles, GenerationSpec, composition_plan, generation_specs
 from render.queue import enqueue
 from render.signals import render_finished
-from templates.models import TemplateVersion
+from templates.models import TemplateAsset, TemplateVersion
 from templates.spec import spec_formats, variables_resolve
 
 logger = logging.getLogger(__name__)
@@ -549,6 +550,13 @@ def render_compose(*, render_id: Any) -> None:
                 generation = Generation.objects.get(pk=gen_spec.key)
                 images.append(storage.fetch(generation.image_key, workdir / f"scene-{index}.png"))
             brand_files = _brand_files(render.brand, workdir)
+            track_id = (spec.get("audio") or {}).get("track")
+            if track_id:  # `music: template`: the version names one of its template's tracks
+                track = TemplateAsset.objects.get(
+                    pk=track_id, template_id=render.template_version.template_id
+                )
+                music = storage.fetch(track.storage_key, workdir / f"track{Path(track.storage_key).suffix}")
+                brand_files = dataclasses.replace(brand_files, music=music)
             # 3. Compose each output format: video, poster, GIF preview, captions.
             base = f"renders/{render.workspace_id}/{render.pk}"
             uploads: list[tuple[str, Path, str]] = []  # storage key, file, content type

@@ -21,6 +21,28 @@ class AdTemplate(models.Model):
         return self.name
 
 
+class TemplateAsset(models.Model):
+    """A file that belongs to a template rather than a brand: a music track a version's `audio.track` names.
+    Never changed or deleted while a version may name it (versions are immutable)."""
+
+    class Kind(models.TextChoices):
+        MUSIC = "music"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(AdTemplate, on_delete=models.CASCADE, related_name="assets")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    storage_key = models.CharField(max_length=300)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.template_id}"
+
+
 class TemplateVersion(models.Model):
     """A spec as it was accepted. Never changed once written: renders and campaigns point at it."""
 

@@ -7,9 +7,14 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
+from core.errors import ApplicationError
 from core.models import Workspace
-from templates.models import AdTemplate, TemplateVersion
+from core.services import asset_store
+from templates.models import AdTemplate, TemplateAsset, TemplateVersion
 from templates.spec import spec_validate
+
+TEMPLATE_ASSET_KINDS = ("music",)
+UNKNOWN_TEMPLATE_ASSET_KIND = "Unknown asset kind; a template takes music."
 
 
 @transaction.atomic
@@ -21,10 +26,33 @@ def template_create(*, workspace: Workspace, name: str, spec: Any) -> TemplateVe
 
 @transaction.atomic
 def template_version_create(*, template: AdTemplate, spec: Any) -> TemplateVersion:
-    spec, declared = spec_validate(spec)
+    tracks = {
+        str(pk)
+        for pk in TemplateAsset.objects.filter(template=template, kind="music").values_list("pk", flat=True)
+    }
+    spec, declared = spec_validate(spec, template_tracks=tracks)
     # The row lock serialises concurrent version creation: numbers are consecutive, never duplicated.
     AdTemplate.objects.filter(pk=template.pk).update(latest_version=F("latest_version") + 1)
     template.refresh_from_db(fields=["latest_version"])
     return TemplateVersion.objects.create(
         template=template, version=template.latest_version, spec=spec, variables=declared
+    )
+
+
+def template_asset_upload(
+    *, template: AdTemplate, kind: str, data: bytes, original_name: str = ""
+) -> TemplateAsset:
+    """A music track for this template's versions to name in `audio.track` (checked like brand music)."""
+    if kind not in TEMPLATE_ASSET_KINDS:
+        raise ApplicationError(UNKNOWN_TEMPLATE_ASSET_KIND, fields={"kind": UNKNOWN_TEMPLATE_ASSET_KIND})
+    stored = asset_store(folder=f"templates/{template.workspace_id}/{template.pk}", kind=kind, data=data)
+    return TemplateAsset.objects.create(
+        template=template,
+        kind=kind,
+        storage_key=stored.key,
+        content_type=stored.checked.content_type,
+        size=len(data),
+        sha256=stored.sha256,
+        original_name=original_name[:255],
+        details=stored.checked.details,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from collections.abc import Set as AbstractSet
 from typing import Any, TypeGuard
 
@@ -48,6 +49,7 @@ DEFAULT_FPS = 30  # a format without fps (and no v1 `format` to take it from): t
 
 REQUIRED = "This field is required."
 UNKNOWN_KEY = "Unknown key."
+NO_SUCH_TRACK = "Must be the id of a music track uploaded to this template (POST templates/{id}/assets/)."
 UNDECLARED = "Uses {{{{{name}}}}}, which is not declared in variables."
 NOT_A_COLOR = "Must be #RRGGBB or one of brand.primary, brand.secondary, brand.text."
 SPEC_INVALID = "The template spec is invalid."
@@ -418,8 +420,11 @@ def _validate_layer(
         _box(layer["box"], f"{path}.box", errors)
 
 
-def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Check a spec; return it normalised and its declared variables."""
+def spec_validate(
+    spec: Any, *, template_tracks: Collection[str] = ()
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Check a spec; return it normalised and its declared variables. `template_tracks`: the ids of the music
+    tracks uploaded to this template, which `audio.track` may name."""
     errors = _Errors()
     if not isinstance(spec, dict):
         raise ApplicationError(SPEC_INVALID, fields={"spec": "Must be an object."})
@@ -475,12 +480,17 @@ def spec_validate(spec: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]
 
     audio = spec.get("audio")
     if audio is not None and _dict(audio, "spec.audio", errors) is not None:
-        _check_keys(audio, {"music", "volume", "fade_in", "fade_out"}, "spec.audio", errors)
+        _check_keys(audio, {"music", "track", "volume", "fade_in", "fade_out"}, "spec.audio", errors)
         for key in ("fade_in", "fade_out"):
             if key in audio:
                 _number(audio, key, "spec.audio", errors, 0.0, MAX_AUDIO_FADE_SECONDS)
-        if audio.get("music", "brand") not in ("brand", None):
-            errors.add("spec.audio.music", "Must be brand or null.")
+        music = audio.get("music", "brand")
+        if music not in ("brand", "template", None):
+            errors.add("spec.audio.music", "Must be brand, template or null.")
+        if music == "template" and audio.get("track") not in template_tracks:
+            errors.add("spec.audio.track", NO_SUCH_TRACK)
+        elif music != "template" and "track" in audio:
+            errors.add("spec.audio.track", "Only with music: template.")
         if "volume" in audio:
             _number(audio, "volume", "spec.audio", errors, 0.0, 2.0)
 

@@ -131,6 +131,7 @@ class TestTenancy:
             ("post", "/api/v1/brands/{}/assets/"),
             ("get", "/api/v1/templates/{}/"),
             ("post", "/api/v1/templates/{}/versions/"),
+            ("post", "/api/v1/templates/{}/assets/"),
             ("get", "/api/v1/templates/{}/versions/1/"),
             ("get", "/api/v1/renders/{}/"),
             ("post", "/api/v1/renders/{}/cancel/"),

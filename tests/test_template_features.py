@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -334,8 +335,6 @@ def test_styles_backgrounds_layers_and_fades_are_checked(
 
 
 def test_brand_image_asset_is_a_background_and_an_image_layer(api: APIClient, tmp_path: Path) -> None:
-    import io
-
     from PIL import Image
 
     from render.compose.probe import decode_frame
@@ -375,3 +374,61 @@ def test_brand_image_asset_is_a_background_and_an_image_layer(api: APIClient, tm
     assert green > 150 > red  # the green picture covers the first scene
     assert second.getpixel((80, 144))[1] > 150  # type: ignore[index]  # inside its box in the second
     assert max(second.getpixel((10, 10))) < 40  # type: ignore[arg-type]  # the black background outside it
+
+
+def test_a_template_track_plays_instead_of_the_brand_music(api: APIClient, tmp_path: Path) -> None:
+    from render.compose.probe import probe
+    from tests.test_api_brands import wav_bytes
+
+    spec: dict[str, Any] = {
+        "format": {"width": 160, "height": 288, "fps": 24},
+        "variables": {"first_name": {"type": "text", "required": True}},
+        "scenes": [
+            {
+                "duration": 1.0,
+                "background": {"color": "brand.primary"},
+                "layers": [{"type": "text", "text": "Hi {{first_name}}", "box": [0.1, 0.4, 0.8, 0.2]}],
+            }
+        ],
+    }
+    template = make_template(api, spec)  # v1: no music
+    track = io.BytesIO(wav_bytes(seconds=2.0))
+    track.name = "jingle.wav"
+    upload = api.post(
+        f"/api/v1/templates/{template}/assets/", {"kind": "music", "file": track}, format="multipart"
+    )
+    assert upload.status_code == 201, upload.json()
+
+    wrong = {**spec, "audio": {"music": "template", "track": "00000000-0000-0000-0000-000000000000"}}
+    response = api.post(f"/api/v1/templates/{template}/versions/", {"spec": wrong}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["spec.audio.track"]
+
+    with_track = {**spec, "audio": {"music": "template", "track": upload.json()["id"], "volume": 0.8}}
+    response = api.post(f"/api/v1/templates/{template}/versions/", {"spec": with_track}, format="json")
+    assert response.status_code == 201, response.json()
+    brand = make_brand(api)  # a brand without music: the sound can only come from the template
+    render = _render(api, template, brand, {"first_name": "Zoë"})
+    render.refresh_from_db()
+    assert render.status == RenderStatus.SUCCEEDED, render.error
+    assert probe(get_storage().fetch(render.video_key, tmp_path / "v2.mp4")).has_audio
+    first = Render.objects.get(
+        pk=request_render(api, template, brand, {"first_name": "Zoë"}, version=1).json()["id"]
+    )
+    assert not probe(get_storage().fetch(first.video_key, tmp_path / "v1.mp4")).has_audio  # v1 stays silent
+
+
+def test_template_assets_take_only_checked_music(api: APIClient) -> None:
+    template = make_template(api, SPEC)
+    picture = io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    picture.name = "not-music.png"
+    response = api.post(
+        f"/api/v1/templates/{template}/assets/", {"kind": "music", "file": picture}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert "file" in response.json()["fields"]
+    response = api.post(
+        f"/api/v1/templates/{template}/assets/", {"kind": "logo", "file": picture}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert "kind" in response.json()["fields"]
