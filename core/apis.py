@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.assets import MAX_UPLOAD_BYTES
 from core.auth import request_workspace
 from core.models import Brand
 from core.pagination import CursorPagination
@@ -73,34 +74,43 @@ class BrandDetailApi(APIView):
         return Response(BrandOutputSerializer(brand).data)
 
 
+class AssetOutputSerializer(serializers.Serializer):
+    """An accepted upload (a brand's or a template's asset) as the API shows it."""
+
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    details = serializers.JSONField()
+
+
+def read_upload(upload: Any) -> bytes:
+    """At most one byte past the largest asset cap: an oversized upload is refused (by core.assets) without
+    being read whole."""
+    data: bytes = upload.read(MAX_UPLOAD_BYTES + 1)
+    return data
+
+
 class BrandAssetUploadApi(APIView):
     class BrandAssetInputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=["logo", "image", "font", "music"])
         file = serializers.FileField()
 
-    class BrandAssetOutputSerializer(serializers.Serializer):
-        id = serializers.UUIDField()
-        kind = serializers.CharField()
-        content_type = serializers.CharField()
-        size = serializers.IntegerField()
-        sha256 = serializers.CharField()
-        details = serializers.JSONField()
-
     @extend_schema(
         request={"multipart/form-data": BrandAssetInputSerializer},
-        responses={201: BrandAssetOutputSerializer},
+        responses={201: AssetOutputSerializer},
     )
     def post(self, request: Request, brand_id: str) -> Response:
         brand = brand_get_for_workspace(workspace=request_workspace(request), brand_id=brand_id)
         serializer = self.BrandAssetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        # Read at most one byte past the largest cap: an oversized upload is refused without reading it all.
-        data = upload.read(20 * 1024 * 1024 + 1)
+        data = read_upload(upload)
         asset = brand_asset_upload(
             brand=brand, kind=serializer.validated_data["kind"], data=data, original_name=upload.name or ""
         )
-        return Response(self.BrandAssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
+        return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -15,6 +15,7 @@ from core.errors import ApplicationError
 MiB = 1024 * 1024
 # Caps: a logo or font over 10 MiB or music over 20 MiB is a mistake, not a brand asset.
 MAX_BYTES = {"logo": 10 * MiB, "image": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB}
+MAX_UPLOAD_BYTES = max(MAX_BYTES.values())
 # 4096 x 4096: larger than any frame we compose (1920 px), small enough that decoding is cheap.
 MAX_LOGO_PIXELS = 4096 * 4096
 LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}

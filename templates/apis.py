@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.assets import MAX_BYTES
+from core.apis import AssetOutputSerializer, read_upload
 from core.auth import request_workspace
 from core.pagination import CursorPagination
 from templates.models import AdTemplate, TemplateVersion
@@ -92,32 +92,23 @@ class TemplateAssetUploadApi(APIView):
         kind = serializers.ChoiceField(choices=["music"])
         file = serializers.FileField()
 
-    class TemplateAssetOutputSerializer(serializers.Serializer):
-        id = serializers.UUIDField()
-        kind = serializers.CharField()
-        content_type = serializers.CharField()
-        size = serializers.IntegerField()
-        sha256 = serializers.CharField()
-        details = serializers.JSONField()
-
     @extend_schema(
         request={"multipart/form-data": TemplateAssetInputSerializer},
-        responses={201: TemplateAssetOutputSerializer},
+        responses={201: AssetOutputSerializer},
     )
     def post(self, request: Request, template_id: str) -> Response:
         template = template_get_for_workspace(workspace=request_workspace(request), template_id=template_id)
         serializer = self.TemplateAssetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        # One byte past the music cap (core.assets): an oversized upload is refused without reading it all.
-        data = upload.read(MAX_BYTES["music"] + 1)
+        data = read_upload(upload)
         asset = template_asset_upload(
             template=template,
             kind=serializer.validated_data["kind"],
             data=data,
             original_name=upload.name or "",
         )
-        return Response(self.TemplateAssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
+        return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
 class TemplateVersionDetailApi(APIView):
