@@ -4,8 +4,9 @@ Parts (`--part`, repeatable; each adds one key to the JSON):
   tiny_cpu  tiny-sd through `Engine.run_batch` on this machine's CPU: images/s at batch 1, 4, 8, 16
             (medians after a warm-up, all in one run) and batched_speedup = images/s at 16 / one by one.
             Measured with fresh prompts (every text a prompt-cache miss, like per-recipient prompts),
-            with the prompts already cached, and (pipeline_call) with fresh prompts through diffusers'
-            own StableDiffusionPipeline.__call__ instead of the engine's denoising loop.
+            and, side by side in the same round-robin: with the prompts already cached, through
+            diffusers' own StableDiffusionPipeline.__call__ instead of the engine's denoising loop
+            (pipeline_call), and on tiny-sd's earlier SD 1.x attention layout (sd1_layout).
   arch      a full-size architecture built from config with random weights (`--arch sd-turbo`) on a GPU
             (`--device cuda`): images/s and achieved TFLOP/s per batch size, eager and compiled.
   dedupe    200 render requests over 5 distinct pictures through the render services (Django on a
@@ -65,48 +66,75 @@ def part_tiny_cpu(args: argparse.Namespace) -> dict[str, Any]:
 
 def _tiny_cpu(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     import torch
+    from diffusers import StableDiffusionPipeline
 
     from render.engine.config import engine_settings
     from render.engine.pipeline import Engine
     from render.engine.registry import model_spec
+    from render.engine.tiny import build_tiny_sd
 
     settings = replace(engine_settings(), model_cache=cache, device="cpu", max_batch=max(TINY_BATCHES))
     spec = model_spec("tiny-sd", settings=settings)
     engine = Engine(spec, settings=settings)
+    # Variants measured side by side in one round-robin, so load from other processes on this shared machine
+    # falls on all of them alike. Each has its own Engine (own prompt cache); engines on one pipeline share it.
+    #   fresh           the engine as deployed, every text a prompt-cache miss (per-recipient prompts);
+    #   cached_prompts  the same with the prompts already cached;
+    #   pipeline_call   fresh prompts through diffusers' StableDiffusionPipeline.__call__ instead of the
+    #                   engine's denoising loop (same pictures, tests/engine/test_loop.py): what the loop saves;
+    #   sd1_layout      fresh prompts on tiny-sd built with its pre-2 attention layout (8 heads of width 1,
+    #                   render/engine/tiny.py): what the model's layout alone changes.
+    via_call = Engine(spec, settings=settings, pipeline=engine.pipe)
+    via_call.direct_loop_enabled = False
+    sd1_dir = cache / "tiny-sd-sd1-layout"
+    build_tiny_sd(sd1_dir, layout="sd1")
+    sd1_pipe = StableDiffusionPipeline.from_pretrained(
+        sd1_dir,
+        dtype=torch.float32,
+        local_files_only=True,
+        safety_checker=None,
+        requires_safety_checker=False,
+    )
+    variants: dict[str, tuple[Any, bool]] = {
+        "fresh": (engine, True),
+        "cached_prompts": (Engine(spec, settings=settings, pipeline=engine.pipe), False),
+        "pipeline_call": (via_call, True),
+        "sd1_layout": (Engine(spec, settings=settings, pipeline=sd1_pipe), True),
+    }
 
-    def measure(fresh: bool) -> dict[str, Any]:
-        engine.prompt_cache.clear()
-        # Warm-up: every batch size once (oneDNN builds its kernels per shape on first use).
+    # Warm-up: every variant and batch size once (oneDNN builds its kernels per shape on first use; the
+    # cached variant's prompts go into its cache here).
+    for name, (variant, fresh) in variants.items():
         for b in TINY_BATCHES:
-            engine.run_batch(_requests(spec, b, f"warm{b}", fresh=fresh))
-        # Round-robin over batch sizes inside each repeat, so load from other processes on this shared
-        # machine falls on every size alike. Each point makes max(TINY_BATCHES) images: batch 1 is "one
-        # by one", 16 single-request calls, as a worker without batching would make.
-        seconds: dict[int, list[float]] = {b: [] for b in TINY_BATCHES}
-        for i in range(args.repeats):
+            for c in range(max(TINY_BATCHES) // b):
+                variant.run_batch(
+                    _requests(spec, b, f"{name}-warm{b}-{c}" if fresh else f"{b}-{c}", fresh=fresh)
+                )
+    # Round-robin over variants and batch sizes inside each repeat. Each point makes max(TINY_BATCHES)
+    # images: batch 1 is "one by one", 16 single-request calls, as a worker without batching would make.
+    seconds: dict[tuple[str, int], list[float]] = {(n, b): [] for n in variants for b in TINY_BATCHES}
+    for i in range(args.repeats):
+        for name, (variant, fresh) in variants.items():
             for b in TINY_BATCHES:
                 calls = [
-                    _requests(spec, b, f"r{b}-{i}-{c}", fresh=fresh) for c in range(max(TINY_BATCHES) // b)
+                    _requests(spec, b, f"{name}-r{b}-{i}-{c}" if fresh else f"{b}-{c}", fresh=fresh)
+                    for c in range(max(TINY_BATCHES) // b)
                 ]
                 start = time.perf_counter()
                 for requests in calls:
-                    engine.run_batch(requests)
-                seconds[b].append(time.perf_counter() - start)
+                    variant.run_batch(requests)
+                seconds[(name, b)].append(time.perf_counter() - start)
+
+    def summary(name: str) -> dict[str, Any]:
         per_batch = {
-            str(b): round(max(TINY_BATCHES) / statistics.median(seconds[b]), 2) for b in TINY_BATCHES
+            str(b): round(max(TINY_BATCHES) / statistics.median(seconds[(name, b)]), 2) for b in TINY_BATCHES
         }
         return {
             "images_per_s": per_batch,
             "batched_speedup": round(per_batch[str(max(TINY_BATCHES))] / per_batch["1"], 2),
         }
 
-    fresh = measure(fresh=True)
-    warm = measure(fresh=False)
-    # The same measurement through diffusers' generic StableDiffusionPipeline.__call__ instead of the
-    # engine's own denoising loop (same pictures, tests/engine/test_loop.py): what the loop saves.
-    engine.direct_loop_enabled = False
-    via_call = measure(fresh=True)
-    engine.direct_loop_enabled = True
+    deployed = summary("fresh")
     return {
         "model": spec.name,
         "size": f"{spec.width}x{spec.height}",
@@ -114,10 +142,10 @@ def _tiny_cpu(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
         "guidance": spec.default_guidance,
         "threads": torch.get_num_threads(),
         "repeats": args.repeats,
-        "images_per_s": fresh["images_per_s"],
-        "batched_speedup": fresh["batched_speedup"],
-        "cached_prompts": warm,
-        "pipeline_call": via_call,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "images_per_s": deployed["images_per_s"],
+        "batched_speedup": deployed["batched_speedup"],
+        **{name: summary(name) for name in variants if name != "fresh"},
     }
 
 

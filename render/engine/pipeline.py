@@ -7,10 +7,12 @@ retried; a sticky CUDA failure raises `FatalEngineError` so the worker exits; an
 every member of that batch failed with a short reason.
 
 Determinism. A picture is a function of (model, prompt, negative prompt, seed, size, steps, guidance):
-each request brings its own `torch.Generator(device).manual_seed(seed)` for its initial noise, and each
-text is encoded on its own (batch of one) so its embedding does not depend on which other texts were
-encoded alongside it or on whether it came from the prompt cache. How far this is bit-identical, measured
-on CPU with torch 2.13 (tests/engine/test_determinism.py):
+each request brings its own `torch.Generator(device).manual_seed(seed)` for its initial noise, and a
+text's embedding never depends on which other texts were encoded alongside it or on whether it came from
+the prompt cache: a batch's new texts go through the text encoder together only when the engine has
+checked, at load, that doing so gives every text exactly the bits it gets alone (`_check_batch_invariance`;
+else one text per encoder call). How far pictures are bit-identical, measured on CPU with torch 2.13
+(tests/engine/test_determinism.py):
 
 - Bit-identical for the same padded batch size, whatever the other members are and wherever the request
   sits in the batch: every kernel computes each row the same way for a given shape.
@@ -214,6 +216,8 @@ class Engine:
         self.last_peak_memory_bytes: int | None = None
         encoder_config = getattr(getattr(self.pipe, "text_encoder", None), "config", None)
         self._encoder_uses_mask = bool(getattr(encoder_config, "use_attention_mask", False))
+        # Whether a batch's new texts may share one text-encoder call (checked here, once).
+        self.batched_text_encoding = self._direct_text_encoder and self._check_batch_invariance()
 
     # -- loading -------------------------------------------------------------------------------------
 
@@ -537,12 +541,16 @@ class Engine:
     # -- prompt embeddings ----------------------------------------------------------------------------
 
     def _embed_call_kwargs(self, padded: list[GenerationRequest], guided: bool) -> dict[str, torch.Tensor]:
-        positive = [self.embed_text(r.prompt) for r in padded]
+        positive = self.embed_texts([r.prompt for r in padded])
         kwargs: dict[str, torch.Tensor] = {"prompt_embeds": torch.cat([e.hidden for e in positive])}
         if self._is_sdxl:
             kwargs["pooled_prompt_embeds"] = torch.cat([_pooled(e) for e in positive])
         if guided:
-            negative = [self.embed_text(r.negative_prompt, negative=True) for r in padded]
+            negative = (
+                self.embed_texts([r.negative_prompt for r in padded])
+                if not self._is_sdxl
+                else [self.embed_text(r.negative_prompt, negative=True) for r in padded]
+            )
             kwargs["negative_prompt_embeds"] = torch.cat([e.hidden for e in negative])
             if self._is_sdxl:
                 kwargs["negative_pooled_prompt_embeds"] = torch.cat([_pooled(e) for e in negative])
@@ -575,14 +583,84 @@ class Engine:
         self.prompt_cache.put(key, embedding)
         return embedding
 
+    def embed_texts(self, texts: Sequence[str]) -> list[TextEmbedding]:
+        """`embed_text` for each of `texts`, in order; the ones not in the cache share one encoder call when
+        batched text encoding is on (same bits as alone: `_check_batch_invariance`)."""
+        if not self.batched_text_encoding:
+            return [self.embed_text(text) for text in texts]
+        found: dict[str, TextEmbedding] = {}
+        missing: list[str] = []
+        for text in dict.fromkeys(texts):  # distinct, in order (padding repeats the last request)
+            cached = self.prompt_cache.get((self.spec.name, text))
+            if cached is None:
+                missing.append(text)
+            else:
+                found[text] = cached
+        if missing:
+            with torch.inference_mode():
+                hidden = self._encode_clip_batch(missing)
+            for text, row in zip(missing, hidden.split(1), strict=True):
+                embedding = TextEmbedding(hidden=row)
+                self.prompt_cache.put((self.spec.name, text), embedding)
+                found[text] = embedding
+        return [found[text] for text in texts]
+
+    @property
+    def _direct_text_encoder(self) -> bool:
+        """SD 1.x/2.x's single CLIP text encoder, which `_encode_clip` calls directly (not SDXL's pair)."""
+        return type(self.pipe).__name__ in DIRECT_LOOP_PIPELINES
+
+    def _check_batch_invariance(self) -> bool:
+        """Make the text encoder batch-invariant if it can be, and say whether it is: whether encoding texts
+        together gives each one exactly the bits it gets alone, so that an embedding cannot depend on its
+        companions (Thinking Machines, "Defeating Nondeterminism in LLM Inference", 2025: batch invariance).
+
+        Matmuls and SDPA compute each row alike whatever the batch on this CPU, but ATen's vectorised
+        elementwise kernels (quick_gelu's sigmoid) finish a tensor's last < 32 elements in scalar code whose
+        exp rounds differently, so an element's bits depend on where the tensor ends; the MLP activations are
+        therefore applied row by row (`RowWise`), which gives each text the tensor it has alone. Whether that
+        suffices is not assumed but measured here on probe texts of different lengths, alone against batched
+        in two orders; where it does not hold (other kernels, cuBLAS choosing algorithms by batch size), the
+        wrapping is undone and texts are encoded one per call.
+        """
+        encoder = self.pipe.text_encoder
+        wrapped = _wrap_activations_row_wise(encoder)
+        with torch.inference_mode():
+            alone = torch.cat([self._encode_clip(text) for text in _INVARIANCE_PROBES])
+            together = self._encode_clip_batch(list(_INVARIANCE_PROBES))
+            reverse = self._encode_clip_batch(list(reversed(_INVARIANCE_PROBES))).flip(0)
+        invariant = torch.equal(alone, together) and torch.equal(alone, reverse)
+        if not invariant:
+            for parent, name, original in wrapped:
+                setattr(parent, name, original)
+        logger.info(
+            "%s text encoder: %s",
+            self.spec.name,
+            "batched (batch-invariant)" if invariant else "one text per call",
+        )
+        return invariant
+
+    def _encode_clip_batch(self, texts: list[str]) -> torch.Tensor:
+        """`_encode_clip` for several texts in one tokenizer and one encoder call; (len(texts), L, D)."""
+        pipe = self.pipe
+        tokens = pipe.tokenizer(
+            texts,
+            padding="max_length",
+            max_length=pipe.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        )
+        mask = tokens.attention_mask.to(self.device) if self._encoder_uses_mask else None
+        hidden = pipe.text_encoder(tokens.input_ids.to(self.device), attention_mask=mask)[0]
+        return hidden.to(dtype=pipe.text_encoder.dtype, device=self.device)
+
     def _encode_clip(self, text: str) -> torch.Tensor:
         """StableDiffusionPipeline.encode_prompt's path for one text (no LoRA, no clip_skip), called directly.
 
         Same tokenizer call, same encoder call on a batch of one, same cast: bit-identical to encode_prompt
         (tests/engine/test_loop.py), without its second, untruncated tokenization (only used for a warning)
-        and its per-call checks. One text per encoder call, deliberately: batching texts changes the
-        encoder's float sums (its rows differ by ~1e-7 between batch sizes and positions on this CPU), and
-        an embedding must not depend on which texts it happened to be encoded with.
+        and its per-call checks. One text, batch of one: the reference that batched encoding must equal
+        bit for bit (`_check_batch_invariance`).
         """
         pipe = self.pipe
         tokens = pipe.tokenizer(
@@ -600,6 +678,56 @@ class Engine:
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+# Probe texts for `_check_batch_invariance`: an odd count, short and long (one past CLIP's 77 tokens, so
+# truncated), and one with bytes outside the tiny vocabulary's merges.
+_INVARIANCE_PROBES: tuple[str, ...] = (
+    "",
+    "a photo of a happy customer holding a coffee cup in a bright modern kitchen, soft morning light",
+    "portrait",
+    "Grüße aus 東京, 100% fresh!",
+    " ".join(["the city skyline at sunset"] * 20),
+)
+
+# Activation modules whose kernels use transcendental functions (vectorised body, scalar tail).
+_ACTIVATION_TYPES: tuple[type[torch.nn.Module], ...] = (
+    torch.nn.GELU,
+    torch.nn.SiLU,
+    torch.nn.Sigmoid,
+    torch.nn.Tanh,
+    torch.nn.Mish,
+)
+
+
+class RowWise(torch.nn.Module):
+    """Apply an elementwise module to each batch row on its own, so a row's bits do not depend on where the
+    batch's tensor ends (see `Engine._check_batch_invariance`). A batch of one is passed through as is."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1:
+            return self.inner(x)
+        return torch.stack([self.inner(row) for row in x])
+
+
+def _wrap_activations_row_wise(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str, torch.nn.Module]]:
+    """Wrap every activation module in `model` in RowWise; returns (parent, name, original) to undo it."""
+    wrapped: list[tuple[torch.nn.Module, str, torch.nn.Module]] = []
+    for parent in list(model.modules()):
+        if isinstance(parent, RowWise):
+            continue  # its inner module is the one already wrapped
+        for name, child in list(parent.named_children()):
+            is_activation = isinstance(child, _ACTIVATION_TYPES) or type(child).__module__ == (
+                "transformers.activations"
+            )
+            if is_activation and not isinstance(child, RowWise):
+                setattr(parent, name, RowWise(child))
+                wrapped.append((parent, name, child))
+    return wrapped
 
 
 def _pooled(embedding: TextEmbedding) -> torch.Tensor:

@@ -7,6 +7,7 @@ built there from config on first use; the real models must be put there (from th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -136,11 +137,15 @@ def model_is_installed(spec: ModelSpec) -> bool:
 
 
 def model_ensure_installed(spec: ModelSpec) -> Path:
-    """Return the model's directory, building it first if it is buildable and missing.
+    """Return the model's directory, building it first if it is buildable and missing or outdated.
 
-    Raises ModelNotInstalledError, naming the directory, for a real model that is not there.
+    A buildable model in the model cache is (re)built unless the directory holds this code's build (the
+    builders check their marker, render/engine/tiny.py); one that REELSMITH_MODEL_DIR_<NAME> points at is
+    somebody's own and used as it is. Raises ModelNotInstalledError, naming the directory, for a real model
+    that is not there.
     """
-    if model_is_installed(spec):
+    overridden = model_dir_env_name(spec.name) in engine_settings().model_dirs
+    if model_is_installed(spec) and not (spec.buildable and not overridden):
         return spec.path
     if not spec.buildable:
         raise ModelNotInstalledError(
@@ -149,7 +154,7 @@ def model_ensure_installed(spec: ModelSpec) -> Path:
         )
     from render.engine import tiny
 
-    builders = {TINY_SD: tiny.build_tiny_sd, TINY_WAN: tiny.build_tiny_wan}
+    builders: dict[str, Callable[[Path], None]] = {TINY_SD: tiny.build_tiny_sd, TINY_WAN: tiny.build_tiny_wan}
     builder = builders.get(spec.name)
     if builder is None:
         raise ModelNotInstalledError(f"model {spec.name!r} is marked buildable but has no builder")

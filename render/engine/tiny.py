@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import tempfile
 import threading
+import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -39,6 +41,17 @@ TINY_TEXT_WIDTH = 8
 
 # tiny-wan's text width = its transformer's text_dim (diffusers' Wan fast tests use 32).
 TINY_T5_WIDTH = 32
+
+# Bumped whenever a builder's output changes, so a model cache built by older code is rebuilt rather than
+# silently served (the directory holds `BUILD_MARKER` with the version it was built at). tiny-sd 2: the
+# SD 2.x attention layout (see `build_tiny_components`).
+BUILD_VERSIONS = {"tiny-sd": 2, "tiny-wan": 1}
+BUILD_MARKER = "reelsmith-build.json"
+
+# The UNet's attention layout. "sd2" (the default, and what tiny-sd is): SD 2.x's, the family of sd-turbo,
+# the production model. "sd1": diffusers' SD 1.x fast-test UNet as it was built before tiny-sd 2; kept so
+# the benchmark can show what the layout alone changes (benchmarks/generate.py).
+AttentionLayout = Literal["sd2", "sd1"]
 
 # Module construction draws from torch's global RNG; two threads building at once would interleave their
 # draws and break reproducibility. (Processes have their own RNG: the atomic rename covers them.)
@@ -144,8 +157,17 @@ def build_tiny_tokenizer() -> Any:
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_LENGTH)  # type: ignore[arg-type]
 
 
-def build_tiny_components() -> dict[str, Any]:
-    """The pipeline's components, random weights from `BUILD_SEED`, without touching the global RNG."""
+def build_tiny_components(layout: AttentionLayout = "sd2") -> dict[str, Any]:
+    """The pipeline's components, random weights from `BUILD_SEED`, without touching the global RNG.
+
+    Attention, `layout="sd2"`: SD 2.x sizes attention heads by width, 64 channels each
+    (stabilityai/sd-turbo unet/config.json: attention_head_dim [5, 10, 20, 20] on [320, 640, 1280, 1280]
+    channels, use_linear_projection true); scaled down, an 8-channel block has one head of all 8 channels,
+    with linear in/out projections. diffusers' SD 1.x fast-test UNet (`layout="sd1"`) leaves
+    `attention_head_dim` at its default 8, which UNet2DConditionModel reads as 8 *heads*: on 8 channels
+    that is 8 heads of width 1, a softmax over 8x the scores for the same width, a cost profile no real
+    model has (docs/benchmarks.md measures both).
+    """
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -165,6 +187,10 @@ def build_tiny_components() -> dict[str, Any]:
             up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
             cross_attention_dim=TINY_TEXT_WIDTH,
             norm_num_groups=2,
+            **(
+                # One head per attention block (the down block's entry is unused: it has no attention).
+                {"attention_head_dim": (1, 1), "use_linear_projection": True} if layout == "sd2" else {}
+            ),
         )
         vae = AutoencoderKL(
             block_out_channels=[4, 8],
@@ -208,19 +234,24 @@ def build_tiny_components() -> dict[str, Any]:
     }
 
 
-def build_tiny_sd(path: Path) -> None:
-    """Build tiny-sd and save it at `path` with `save_pretrained`, atomically (see `_save_atomically`)."""
+def build_tiny_sd(path: Path, *, layout: AttentionLayout = "sd2") -> None:
+    """Build tiny-sd and save it at `path` with `save_pretrained`, atomically (see `_save_atomically`).
+
+    A directory already holding this build is kept; one built by older code (another BUILD_VERSIONS
+    entry, or none) is replaced. `layout="sd1"` is for the benchmark's comparison only.
+    """
     from diffusers import StableDiffusionPipeline
 
-    if (Path(path) / "model_index.json").is_file():
+    marker = {"model": "tiny-sd", "build": BUILD_VERSIONS["tiny-sd"], "layout": layout}
+    if is_current_build(Path(path), marker):
         return
     pipe: Any = StableDiffusionPipeline(
-        **build_tiny_components(),
+        **build_tiny_components(layout),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    _save_atomically(pipe, Path(path))
+    _save_atomically(pipe, Path(path), marker)
 
 
 def build_tiny_wan_components() -> dict[str, Any]:
@@ -289,25 +320,48 @@ def build_tiny_wan(path: Path) -> None:
     """Build tiny-wan (a text-to-video WanPipeline) and save it at `path`, atomically."""
     from diffusers import WanPipeline
 
-    if (Path(path) / "model_index.json").is_file():
+    marker = {"model": "tiny-wan", "build": BUILD_VERSIONS["tiny-wan"]}
+    if is_current_build(Path(path), marker):
         return
-    _save_atomically(WanPipeline(**build_tiny_wan_components()), Path(path))
+    _save_atomically(WanPipeline(**build_tiny_wan_components()), Path(path), marker)
 
 
-def _save_atomically(pipe: Any, path: Path) -> None:
+def is_current_build(path: Path, marker: dict[str, Any]) -> bool:
+    """Whether `path` holds a complete model built by this code (its BUILD_MARKER equals `marker`)."""
+    try:
+        saved = json.loads((path / BUILD_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return saved == marker and (path / "model_index.json").is_file()
+
+
+def _save_atomically(pipe: Any, path: Path, marker: dict[str, Any]) -> None:
     """`save_pretrained` into a temporary directory beside `path`, then rename it into place, so a reader
-    never sees half a model. If another process wins the race, its (identical) build is kept."""
+    never sees half a model. An outdated build at `path` is moved aside first and deleted after. If another
+    process wins the race, its (identical) build is kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
+    stale = path.parent / f".{path.name}.stale-{uuid.uuid4().hex}"
     try:
         pipe.save_pretrained(tmp)
+        (tmp / BUILD_MARKER).write_text(json.dumps(marker, sort_keys=True))
         try:
             # rename(2) is atomic and replaces `path` only if it is missing or an empty directory.
             os.rename(tmp, path)
         except OSError:
-            if not (path / "model_index.json").is_file():
+            if is_current_build(path, marker):
+                return  # another process finished first; its build is the same bytes
+            if not path.exists():
                 raise
-            # Another process finished first; its build is the same bytes.
+            # An older build: move it aside (atomic), then put ours in its place.
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, stale)
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if not is_current_build(path, marker):
+                    raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(tmp)
+        for leftover in (tmp, stale):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(leftover)

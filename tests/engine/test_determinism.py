@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from render.engine.config import EngineSettings
-from render.engine.pipeline import Engine
+from render.engine.pipeline import Engine, RowWise
 from render.engine.registry import ModelSpec
 from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
 from tests.engine.factories import make_requests
@@ -116,3 +117,41 @@ def test_text_embedding_does_not_depend_on_history(engine: Engine) -> None:
         engine.embed_text(f"unrelated {i}")
     engine.prompt_cache.clear()
     assert torch.equal(first, engine.embed_text("portrait of a smiling woman").hidden)
+
+
+def test_batched_text_encoding_gives_each_text_its_bits_alone(engine: Engine) -> None:
+    """A batch's new texts share one encoder call on this CPU, and each gets exactly the embedding it gets
+    encoded alone, whatever the batch size, its companions and its position."""
+    assert engine.batched_text_encoding
+    texts = [f"customer {i} in a bright kitchen, {'soft ' * i}light" for i in range(16)]
+    engine.prompt_cache.clear()
+    alone = [engine.embed_text(text).hidden.clone() for text in texts]
+    for size in (2, 3, 5, 16):
+        for order in (texts[:size], texts[:size][::-1]):
+            engine.prompt_cache.clear()
+            together = engine.embed_texts(order)
+            for text, embedding in zip(order, together, strict=True):
+                assert torch.equal(embedding.hidden, alone[texts.index(text)]), (size, text)
+
+
+def test_batched_text_encoding_is_off_when_the_encoder_is_not_batch_invariant(
+    tiny_spec: ModelSpec, shape: ShapeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where batching would change bits (a kernel that rounds by batch size, simulated here), the engine
+    keeps one text per encoder call and puts the encoder back as it was."""
+    settings = EngineSettings(model_cache=tiny_spec.path.parent, device="cpu")
+    real = Engine._encode_clip_batch
+
+    def drifting(self: Engine, texts: list[str]) -> torch.Tensor:
+        hidden = real(self, texts)
+        return torch.nextafter(hidden, torch.full_like(hidden, float("inf")))  # one ulp off
+
+    monkeypatch.setattr(Engine, "_encode_clip_batch", drifting)
+    engine = Engine(tiny_spec, settings=settings)
+    assert not engine.batched_text_encoding
+    assert not any(isinstance(m, RowWise) for m in engine.pipe.text_encoder.modules())
+    calls: list[str] = []
+    monkeypatch.setattr(Engine, "_encode_clip_batch", lambda self, texts: calls.append("batch"))
+    results = engine.run_batch(make_requests(shape, 4, tag="inv"))
+    assert all(r.ok for r in results)
+    assert calls == []

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from render.engine.config import EngineSettings, load_engine_settings
+from render.engine.config import EngineSettings, engine_settings, load_engine_settings
 from render.engine.errors import ModelNotInstalledError, UnknownModelError
 from render.engine.pipeline import Engine
 from render.engine.registry import (
@@ -16,6 +16,7 @@ from render.engine.registry import (
     model_names,
     model_spec,
 )
+from render.engine.tiny import build_tiny_sd
 
 
 def _settings(tmp_path: Path, **environ: str) -> EngineSettings:
@@ -77,3 +78,21 @@ def test_shape_key_fills_defaults(tmp_path: Path) -> None:
     key = spec.shape_key(steps=4)
     assert (key.model, key.width, key.height, key.steps, key.guidance) == (SD_TURBO, 512, 512, 4, 0.0)
     assert replace(key, steps=1) == spec.shape_key()
+
+
+def test_a_tiny_model_somebody_points_at_is_used_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REELSMITH_MODEL_DIR_TINY_SD names somebody's own directory: it is never rebuilt or replaced, even when
+    it is not this code's build (in the model cache it would be)."""
+    theirs = tmp_path / "their-tiny-sd"
+    build_tiny_sd(theirs, layout="sd1")  # another build than this code makes
+    before = (theirs / "unet" / "config.json").read_bytes()
+    monkeypatch.setenv("REELSMITH_MODEL_DIR_TINY_SD", str(theirs))
+    engine_settings.cache_clear()
+    try:
+        assert model_ensure_installed(model_spec(TINY_SD)) == theirs.resolve()
+    finally:
+        monkeypatch.delenv("REELSMITH_MODEL_DIR_TINY_SD")
+        engine_settings.cache_clear()
+    assert (theirs / "unet" / "config.json").read_bytes() == before

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from pathlib import Path
 
 import pytest
 from transformers import CLIPTokenizer
 
-from render.engine.tiny import CLIP_MAX_LENGTH, build_tiny_sd, build_tiny_tokenizer
+from render.engine.tiny import (
+    BUILD_MARKER,
+    BUILD_VERSIONS,
+    CLIP_MAX_LENGTH,
+    build_tiny_sd,
+    build_tiny_tokenizer,
+)
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -84,3 +91,31 @@ def test_tokenizer_pads_and_truncates_to_clip_length(text: str) -> None:
         text, padding="max_length", max_length=CLIP_MAX_LENGTH, truncation=True
     ).input_ids
     assert len(ids) == CLIP_MAX_LENGTH
+
+
+def _unet_config(path: Path) -> dict[str, object]:
+    return dict(json.loads((path / "unet" / "config.json").read_text()))
+
+
+def test_tiny_sd_has_sd2_attention_one_head_per_block(tmp_path: Path) -> None:
+    build_tiny_sd(tmp_path / "sd2")
+    config = _unet_config(tmp_path / "sd2")
+    assert config["use_linear_projection"] is True
+    assert list(config["attention_head_dim"]) == [1, 1]  # type: ignore[call-overload]
+    assert json.loads((tmp_path / "sd2" / BUILD_MARKER).read_text())["build"] == BUILD_VERSIONS["tiny-sd"]
+    build_tiny_sd(tmp_path / "sd1", layout="sd1")
+    assert _unet_config(tmp_path / "sd1")["use_linear_projection"] is False
+
+
+def test_a_build_by_older_code_is_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "tiny-sd"
+    build_tiny_sd(target, layout="sd1")  # stands in for an older build: another marker
+    (target / "stale-file").write_text("left by the old build")
+    build_tiny_sd(target)
+    assert _unet_config(target)["use_linear_projection"] is True
+    assert not (target / "stale-file").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny-sd"]  # the old one moved aside, then deleted
+    # A directory without any marker (built before markers existed) is outdated too.
+    (target / BUILD_MARKER).unlink()
+    build_tiny_sd(target)
+    assert (target / BUILD_MARKER).is_file()
