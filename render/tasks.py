@@ -6,7 +6,10 @@ acks_late alone loses it, celery#1628). The services make a second run harmless.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from render import services
 
@@ -38,4 +41,15 @@ def reconcile() -> None:
     services.render_reconcile()
 
 
-__all__ = ["compose", "generate", "plan", "reconcile"]
+@worker_process_init.connect
+def preload_models(**_: Any) -> None:
+    """Each new worker child loads the models REELSMITH_PRELOAD_MODELS names (set on GPU workers only)."""
+    from render.engine.config import engine_settings
+
+    if engine_settings().preload_models:
+        from render.engine.pipeline import preload_engines
+
+        preload_engines()
+
+
+__all__ = ["compose", "generate", "plan", "preload_models", "reconcile"]

@@ -88,7 +88,13 @@ def service_workers(
             app="core", queues=["cpu"], env=env, cwd=repo, concurrency=2, log_path=logs / "cpu.log"
         ) as cpu,
         celery_worker(
-            app="core", queues=["gpu"], env=env, cwd=repo, concurrency=1, log_path=logs / "gpu.log"
+            app="core",
+            queues=["gpu"],
+            # As deployed: the GPU worker's child loads its model when it starts (render.tasks).
+            env={**env, "REELSMITH_PRELOAD_MODELS": "tiny-sd"},
+            cwd=repo,
+            concurrency=1,
+            log_path=logs / "gpu.log",
         ) as gpu,
     ):
         yield {"cpu": cpu, "gpu": gpu}

@@ -12,6 +12,7 @@ it is parsed, and nowhere else reads `os.environ`. A bad value fails loudly, nam
 | REELSMITH_COMPILE | off | `torch.compile` the UNet and VAE decoder (1, true, yes, on) |
 | REELSMITH_PROMPT_CACHE_SIZE | 1024 | text-encoder outputs kept per engine (0 turns the cache off) |
 | REELSMITH_MAX_WAIT_MS | 50 | how long a generate task lingers for a batch to fill, from its oldest request (0: never) |
+| REELSMITH_PRELOAD_MODELS | unset | models a worker process loads (and, compiled, warms up) when it starts, comma-separated |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class EngineSettings:
     compile: bool = False
     prompt_cache_size: int = DEFAULT_PROMPT_CACHE_SIZE
     max_wait_ms: int = DEFAULT_MAX_WAIT_MS
+    preload_models: tuple[str, ...] = ()
     # REELSMITH_MODEL_DIR_<NAME> overrides, keyed by the variable's full name (see model_dir_env_name).
     model_dirs: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -114,6 +116,9 @@ def load_engine_settings(environ: Mapping[str, str]) -> EngineSettings:
         compile=_bool(environ, "REELSMITH_COMPILE"),
         prompt_cache_size=_int(environ, "REELSMITH_PROMPT_CACHE_SIZE", DEFAULT_PROMPT_CACHE_SIZE, minimum=0),
         max_wait_ms=_int(environ, "REELSMITH_MAX_WAIT_MS", DEFAULT_MAX_WAIT_MS, minimum=0),
+        preload_models=tuple(
+            name.strip() for name in environ.get("REELSMITH_PRELOAD_MODELS", "").split(",") if name.strip()
+        ),
         model_dirs=MappingProxyType(model_dirs),
     )
 

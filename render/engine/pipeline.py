@@ -37,6 +37,7 @@ import inspect
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -765,6 +766,25 @@ def get_engine(model_name: str) -> Engine:
                 engine.warm_up()
             _engines[model_name] = engine
         return engine
+
+
+def preload_engines() -> list[str]:
+    """Load the engines REELSMITH_PRELOAD_MODELS names (warming them up when REELSMITH_COMPILE is on), so a
+    GPU worker's first batch does not pay for loading and compiling. Called in each worker process as it
+    starts (render/tasks.py, Celery's worker_process_init: in the child, so CUDA is never initialised in the
+    parent). A model that cannot load is logged and skipped: its batches then fail with the reason, which
+    is where people look, instead of the worker crash-looping. Returns the names loaded."""
+    loaded: list[str] = []
+    for name in engine_settings().preload_models:
+        started = time.monotonic()
+        try:
+            get_engine(name)
+        except Exception:
+            logger.exception("could not preload model %s", name)
+            continue
+        logger.info("preloaded model %s in %.1f s (pid %d)", name, time.monotonic() - started, os.getpid())
+        loaded.append(name)
+    return loaded
 
 
 def engines_clear() -> None:

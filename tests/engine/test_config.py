@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert settings.compile is False
     assert settings.prompt_cache_size == 1024
     assert settings.max_wait_ms == 50
+    assert settings.preload_models == ()
     assert dict(settings.model_dirs) == {}
 
 
@@ -28,9 +29,11 @@ def test_values_are_parsed(tmp_path: Path) -> None:
             "REELSMITH_COMPILE": "yes",
             "REELSMITH_PROMPT_CACHE_SIZE": "0",
             "REELSMITH_MAX_WAIT_MS": "0",
+            "REELSMITH_PRELOAD_MODELS": " sd-turbo, ,tiny-sd ",
             "REELSMITH_MODEL_DIR_SD_TURBO": str(tmp_path / "turbo"),
         }
     )
+    assert settings.preload_models == ("sd-turbo", "tiny-sd")
     assert settings.model_cache == tmp_path.resolve()
     assert settings.device == "cpu"
     assert settings.max_batch == 8

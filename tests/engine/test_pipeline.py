@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from render.engine.config import EngineSettings
-from render.engine.pipeline import BATCH_BUCKETS, Engine, bucket_size, get_engine
+from render.engine import pipeline
+from render.engine.config import EngineSettings, engine_settings
+from render.engine.pipeline import BATCH_BUCKETS, Engine, bucket_size, get_engine, preload_engines
 from render.engine.registry import TINY_SD, ModelSpec
 from render.engine.types import GenerationRequest, ShapeKey
 from tests.engine.factories import make_requests
@@ -183,3 +185,48 @@ def test_nothing_loads_at_import() -> None:
         "from render.engine import pipeline; assert pipeline._engines == {}"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_preload_loads_the_named_models_and_skips_what_cannot_load(
+    model_cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a GPU worker child does as it starts (render.tasks.preload_models): a model that cannot load is
+    logged with its reason and skipped, the others are loaded and then served warm."""
+    monkeypatch.setenv("REELSMITH_PRELOAD_MODELS", "sd-turbo,tiny-sd")
+    monkeypatch.setattr(pipeline, "_engines", {})  # this process's engines, as a fresh worker child has them
+    engine_settings.cache_clear()
+    try:
+        with caplog.at_level(logging.INFO, logger="render.engine.pipeline"):
+            assert preload_engines() == [TINY_SD]
+        assert "could not preload model sd-turbo" in caplog.text
+        assert "is not installed" in caplog.text  # the reason, naming the directory
+        assert "preloaded model tiny-sd" in caplog.text
+        assert list(pipeline._engines) == [TINY_SD]  # loaded: the first batch finds it warm
+    finally:
+        monkeypatch.delenv("REELSMITH_PRELOAD_MODELS")
+        engine_settings.cache_clear()
+
+
+def test_worker_children_preload_on_start(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Celery signal handler is connected and runs the preload only when models are named."""
+    from celery.signals import worker_process_init
+
+    import render.tasks  # noqa: F401  (importing it connects the handler, as the worker's autodiscovery does)
+
+    called: list[bool] = []
+
+    def preload() -> list[str]:
+        called.append(True)
+        return []
+
+    monkeypatch.setattr("render.engine.pipeline.preload_engines", preload)
+    worker_process_init.send(sender=None)
+    assert called == []  # nothing named: a CPU worker never imports torch for this
+    monkeypatch.setenv("REELSMITH_PRELOAD_MODELS", "tiny-sd")
+    engine_settings.cache_clear()
+    try:
+        worker_process_init.send(sender=None)
+    finally:
+        monkeypatch.delenv("REELSMITH_PRELOAD_MODELS")
+        engine_settings.cache_clear()
+    assert called == [True]
