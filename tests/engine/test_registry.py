@@ -12,6 +12,7 @@ from render.engine.registry import (
     SD_TURBO,
     SDXL_TURBO,
     TINY_SD,
+    crop_loss,
     model_ensure_installed,
     model_names,
     model_spec,
@@ -96,3 +97,46 @@ def test_a_tiny_model_somebody_points_at_is_used_as_it_is(
         monkeypatch.delenv("REELSMITH_MODEL_DIR_TINY_SD")
         engine_settings.cache_clear()
     assert (theirs / "unet" / "config.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("model", "aspects", "size"),
+    [
+        (SD_TURBO, [9 / 16], (384, 640)),
+        (SD_TURBO, [16 / 9], (640, 384)),
+        (SD_TURBO, [4 / 5], (448, 576)),
+        (SD_TURBO, [1.0], (512, 512)),
+        (SD_TURBO, [9 / 16, 16 / 9], (512, 512)),  # both served alike: the square crops least from either
+        (SD_TURBO, [], (512, 512)),
+        (TINY_SD, [9 / 16], (48, 80)),
+        (TINY_SD, [9 / 16, 1.0, 4 / 5], (56, 72)),
+        ("wan2.1-t2v-1.3b", [9 / 16], (480, 832)),
+        ("wan2.1-t2v-1.3b", [1.0], (832, 480)),  # a tie goes to the model's default size
+        ("tiny-wan", [9 / 16], (48, 80)),
+    ],
+)
+def test_the_bucket_for_a_render_s_formats(
+    tmp_path: Path, model: str, aspects: list[float], size: tuple[int, int]
+) -> None:
+    spec = model_spec(model, settings=_settings(tmp_path))
+    assert spec.size_for(aspects) == size
+    assert size in spec.buckets
+    assert spec.buckets[0] == (spec.width, spec.height)
+
+
+def test_crop_loss() -> None:
+    assert crop_loss((512, 512), 1.0) == 0.0
+    assert crop_loss((384, 640), 9 / 16) == pytest.approx(1 - (9 / 16) / 0.6)
+    assert crop_loss((640, 384), 9 / 16) == pytest.approx(1 - (9 / 16) / (640 / 384))
+
+
+def test_tiny_sd_makes_pictures_at_every_bucket(model_cache: Path) -> None:
+    from render.engine.pipeline import get_engine
+    from render.engine.types import GenerationRequest
+
+    engine = get_engine(TINY_SD)
+    for width, height in engine.spec.buckets:
+        shape = engine.spec.shape_key(width=width, height=height)
+        [result] = engine.run_batch([GenerationRequest(key="b", shape=shape, prompt="a kitchen", seed=1)])
+        assert result.image is not None, result.error
+        assert result.image.size == (width, height)
