@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -94,18 +95,24 @@ def img2img_steps(steps: int, strength: float) -> int:
 
 
 def generation_spec_for(
-    generate: dict[str, Any], values: dict[str, str], default_model: str
+    generate: dict[str, Any],
+    values: dict[str, str],
+    default_model: str,
+    aspects: Sequence[float] = (),
 ) -> GenerationSpec:
+    """The picture a `generate` background asks for, at the model's native bucket for `aspects` (the
+    render's formats, width / height): a 9:16 template gets a portrait picture, not a square one cropped."""
     model = generate.get("model") or default_model
     registered = model_spec(model)
     steps = int(generate.get("steps", registered.default_steps))
+    width, height = registered.size_for(aspects)
     picture = GenerationSpec(
         model=model,
         prompt=merge(generate["prompt"], values),
         negative_prompt=merge(generate.get("negative_prompt", ""), values),
         seed=int(generate.get("seed", 0)),
-        width=registered.width,
-        height=registered.height,
+        width=width,
+        height=height,
         steps=steps,
         guidance=float(generate.get("guidance", registered.default_guidance)),
     )
@@ -126,11 +133,13 @@ def generation_spec_for(
 def generation_specs(
     spec: dict[str, Any], values: dict[str, str], default_model: str
 ) -> list[GenerationSpec | None]:
-    """One entry per scene: the picture its background needs (a variant, whose `base` is needed too), or None."""
+    """One entry per scene: the picture its background needs (a variant, whose `base` is needed too), or None.
+    Pictures are made once per render for all its formats, at the bucket that serves them all best."""
+    aspects = [fmt["width"] / fmt["height"] for fmt in spec_formats(spec)]
     out: list[GenerationSpec | None] = []
     for scene in spec["scenes"]:
         generate = scene["background"].get("generate")
-        out.append(generation_spec_for(generate, values, default_model) if generate else None)
+        out.append(generation_spec_for(generate, values, default_model, aspects) if generate else None)
     return out
 
 
