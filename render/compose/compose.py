@@ -3,7 +3,7 @@
 The filter graph is assembled from small builders, one per concern, each adding chains to a
 `_Graph` and returning the label of its output:
 
-    scene i:   background (colour | image covered + moved)  ->  text lines / logos on top
+    scene i:   background (colour | gradient | image or clip covered + moved)  ->  text lines / logos on top
     join:      xfade between consecutive scenes (or concat)  ->  [video]
     audio:     music looped, trimmed to the video, volume, fade out  ->  [audio]
 
@@ -47,9 +47,17 @@ from render.compose.plan import (
     Scene,
     TextLayer,
     TextStyle,
+    VideoBackground,
     VideoInfo,
 )
-from render.compose.probe import AUDIO_INPUTS, IMAGE_INPUTS, MediaInput, check_media_input, probe
+from render.compose.probe import (
+    AUDIO_INPUTS,
+    CLIP_INPUTS,
+    IMAGE_INPUTS,
+    MediaInput,
+    check_media_input,
+    probe,
+)
 from render.compose.text import SAFETY_PX, PixelBox, fit_text, place_lines
 
 # Frame geometry we accept. Even sizes: yuv420p stores chroma at half resolution both ways.
@@ -289,8 +297,12 @@ def _check_scene(scene: Scene, index: int) -> None:
     background = scene.background
     if isinstance(background, ColorBackground) and not _COLOR.fullmatch(background.color):
         _fail(f"{where}.background.color", "must be #RRGGBB", background.color)
-    if isinstance(background, ImageBackground) and background.motion not in _MOTIONS:
+    if isinstance(background, ImageBackground | VideoBackground) and background.motion not in _MOTIONS:
         _fail(f"{where}.background.motion", f"must be one of {sorted(_MOTIONS)}", background.motion)
+    if isinstance(background, VideoBackground) and not (
+        isinstance(background.fps, int) and 0 < background.fps <= MAX_FPS
+    ):
+        _fail(f"{where}.background.fps", f"must be a whole number in 1..{MAX_FPS}", background.fps)
     if isinstance(background, GradientBackground):
         for name, color in (("start", background.start), ("end", background.end)):
             if not _COLOR.fullmatch(color):
@@ -351,10 +363,13 @@ MAX_DECORATION_FRACTION = 0.05
 
 
 def check_plan_inputs(plan: CompositionPlan) -> dict[Path, MediaInput]:
-    """Probe every image and the music against the allowlists; ffmpeg reads each as probed."""
+    """Probe every image, clip and the music against the allowlists; ffmpeg reads each as probed."""
     images = [scene.background.path for scene in plan.scenes if isinstance(scene.background, ImageBackground)]
     images += [layer.path for scene in plan.scenes for layer in scene.layers if isinstance(layer, ImageLayer)]
     inputs = {path: check_media_input(path, allowed_formats=IMAGE_INPUTS) for path in dict.fromkeys(images)}
+    clips = [scene.background.path for scene in plan.scenes if isinstance(scene.background, VideoBackground)]
+    for path in dict.fromkeys(clips):
+        inputs[path] = check_media_input(path, allowed_formats=CLIP_INPUTS)
     if plan.audio is not None:
         inputs[plan.audio.path] = check_media_input(plan.audio.path, allowed_formats=AUDIO_INPUTS)
     return inputs
@@ -672,6 +687,8 @@ def _add_background(
         ]
         repeat = filter_spec("loop", loop=count - 1, size=1)
         return graph.add([], [*generate, *_to_bt709(), repeat], "bg")
+    if isinstance(background, VideoBackground):
+        return _add_clip(graph, background, frames, plan, skip=skip, count=count)
 
     # An image: decoded once, scaled to cover the frame and centre-cropped, repeated for every frame,
     # then moved. The motion is a `perspective` warp with an axis-aligned source rectangle: it
@@ -695,6 +712,46 @@ def _add_background(
         filter_spec("format", pix_fmts="yuv420p"),
         filter_spec("setsar", sar=1),
         filter_spec("loop", loop=count - 1, size=1),
+    ]
+    if background.motion != "none":
+        filters.append(_motion(background.motion, frames, skip))
+    return graph.add([source], filters, "bg")
+
+
+def _add_clip(
+    graph: _Graph, background: VideoBackground, frames: int, plan: CompositionPlan, *, skip: int, count: int
+) -> str:
+    """`count` frames of a clip background lasting `frames`, from its frame `skip`.
+
+    The demuxer loops the file for ever (`-stream_loop -1`); its frames are renumbered at the clip's
+    own rate (N / fps, so the loops run on without a gap whatever the container's timestamps say),
+    `fps` resamples to the output's rate (each output frame shows the clip frame on screen at its
+    time, frame starts rounded to the nearest output frame: an 8 fps clip shows each frame for three
+    24 fps frames, a 30 fps output of a 16 fps clip repeats about every other one; no interpolation),
+    and `trim` keeps this part's frames. Frame k of the scene is therefore
+    the same in a full render and in any segment that starts `skip` frames in. Then, as a still:
+    covered, cropped, moved.
+    """
+    width, height = plan.width, plan.height
+    source = graph.add_input(background.path, "v", "-stream_loop", "-1")
+    filters = [
+        filter_spec("settb", expr=f"1/{background.fps}"),
+        filter_spec("setpts", expr="N"),
+        filter_spec("fps", fps=plan.fps),
+        filter_spec("trim", start_frame=skip, end_frame=skip + count),
+        filter_spec("setpts", expr="PTS-STARTPTS"),
+        filter_spec(
+            "scale",
+            w=width,
+            h=height,
+            force_original_aspect_ratio="increase",
+            flags="lanczos",
+            out_color_matrix="bt709",
+            out_range="tv",
+        ),
+        filter_spec("crop", w=width, h=height),
+        filter_spec("format", pix_fmts="yuv420p"),
+        filter_spec("setsar", sar=1),
     ]
     if background.motion != "none":
         filters.append(_motion(background.motion, frames, skip))

@@ -2,7 +2,7 @@
 
 Everything here is already personalised and checked: texts are final strings (never
 interpreted), colours are `#RRGGBB`, paths point at local files the render service has
-validated (generated images, brand logo/font/music). The compositor only draws.
+validated (generated images and clips, brand logo/font/music). The compositor only draws.
 """
 
 from __future__ import annotations
@@ -38,6 +38,20 @@ class ImageBackground:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoBackground:
+    """A clip (a generated MP4) scaled and cropped to cover the frame, resampled to the output's frame
+    rate (each output frame shows the clip frame on screen at its time), looped from its start to fill the
+    scene (or cut where the scene ends), then moved by `motion` like a still."""
+
+    path: Path
+    fps: int  # the clip's own frame rate (the model's): its frame i is shown at i / fps
+    motion: Motion = "none"
+    # The same clip for every recipient (no merge field reaches its prompt): inside a personal segment
+    # its frames are rendered once and cached, as a reused ImageBackground's moving frames are.
+    reused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class GradientBackground:
     """A linear two-colour gradient; `angle` points the way it runs, as CSS's `linear-gradient`:
     180 runs top to bottom (`start` at the top), 90 left to right, 0 bottom to top, 270 right to left."""
@@ -47,7 +61,7 @@ class GradientBackground:
     angle: GradientAngle = 180
 
 
-Background = ColorBackground | ImageBackground | GradientBackground
+Background = ColorBackground | ImageBackground | GradientBackground | VideoBackground
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Reading media with PyAV (the image ships no ffprobe).
 
-- `check_media_input`: the gate every image and music file passes before ffmpeg sees it.
+- `check_media_input`: the gate every image, clip and music file passes before ffmpeg sees it.
 - `probe`: what an encoded video is (what the render reports, what the tests assert).
 - `decode_frame`: one frame as a Pillow image, for tests and checks.
 
@@ -54,6 +54,12 @@ AUDIO_INPUTS = MediaAllowlist(
     codecs=frozenset(
         {"mp3", "aac", "vorbis", "opus", "flac", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le"}
     ),
+)
+
+# Generated clips (render.services stores a video model's frames as H.264 MP4): read back from shared
+# storage, so checked like any input. Same pixel cap as pictures.
+CLIP_INPUTS = MediaAllowlist(
+    kind="video", demuxers=frozenset({"mov"}), codecs=frozenset({"h264"}), max_pixels=89_478_485
 )
 
 # The compositor's own intermediates (a moving background rendered once, see segments.py): Ut Video

@@ -48,7 +48,7 @@ from render.compose.compose import (
     window_parts,
 )
 from render.compose.ffmpeg import input_args, run_ffmpeg, run_ffmpeg_into
-from render.compose.plan import CompositionPlan, ImageBackground, Scene, VideoInfo
+from render.compose.plan import CompositionPlan, ImageBackground, Scene, VideoBackground, VideoInfo
 from render.compose.probe import (
     INTERMEDIATE_INPUTS,
     MediaInput,
@@ -220,7 +220,8 @@ def _audio_track(
 
 
 def background_key(plan: CompositionPlan, part: WindowPart) -> str:
-    """SHA-256 of what decides a moving background's frames: picture bytes, motion, frame window."""
+    """SHA-256 of what decides a moving background's frames: picture or clip bytes (and the clip's
+    rate), motion, frame window."""
     canonical = {
         "version": COMPOSITOR_VERSION,
         "kind": "background",
@@ -241,19 +242,22 @@ def _moving_backgrounds(
     workdir: Path,
     timeout: float,
 ) -> tuple[dict[int, Path], int]:
-    """For a personal segment: each reused picture that moves in it, as its rendered frames (from the
-    cache, or rendered and cached now). Returns scene index -> file, and how many were rendered.
+    """For a personal segment: each reused picture that moves in it, and each reused clip, as its
+    rendered frames (from the cache, or rendered and cached now). Returns scene index -> file, and how
+    many were rendered.
 
     The motion (a perspective warp per frame) is most of what a personal scene over a picture costs;
-    the picture is the same for everyone, so its moving frames are too. Files coming back from the
+    a clip costs a decode, a rate change and an upscale per frame; the picture or clip is the same for
+    everyone, so its moving frames are too. Files coming back from the
     cache pass the intermediate allowlist; one of the wrong size is rendered again.
     """
     out, rendered = {}, 0
     for part in window_parts(scene_timings(plan), segment.first, segment.end):
         background = plan.scenes[part.index].background
-        if not (
-            isinstance(background, ImageBackground) and background.reused and background.motion != "none"
-        ):
+        moving = isinstance(background, VideoBackground) or (
+            isinstance(background, ImageBackground) and background.motion != "none"
+        )
+        if not (moving and isinstance(background, ImageBackground | VideoBackground) and background.reused):
             continue
         key = background_key(plan, part)
         path = workdir / f"background{part.index}.mkv"
