@@ -601,7 +601,8 @@ class Engine:
             with torch.inference_mode():
                 hidden = self._encode_clip_batch(missing)
             for text, row in zip(missing, hidden.split(1), strict=True):
-                embedding = TextEmbedding(hidden=row)
+                # A copy, not a view: a cached row must not keep its whole batch's tensor alive.
+                embedding = TextEmbedding(hidden=row.clone())
                 self.prompt_cache.put((self.spec.name, text), embedding)
                 found[text] = embedding
         return [found[text] for text in texts]
@@ -617,8 +618,8 @@ class Engine:
         companions (Thinking Machines, "Defeating Nondeterminism in LLM Inference", 2025: batch invariance).
 
         Matmuls and SDPA compute each row alike whatever the batch on this CPU, but ATen's vectorised
-        elementwise kernels (quick_gelu's sigmoid) finish a tensor's last < 32 elements in scalar code whose
-        exp rounds differently, so an element's bits depend on where the tensor ends; the MLP activations are
+        elementwise kernels (quick_gelu's sigmoid) finish a tensor's last few elements (less than two vector
+        widths) in scalar code whose exp rounds differently, so an element's bits depend on where the tensor ends; the MLP activations are
         therefore applied row by row (`RowWise`), which gives each text the tensor it has alone. Whether that
         suffices is not assumed but measured here on probe texts of different lengths, alone against batched
         in two orders; where it does not hold (other kernels, cuBLAS choosing algorithms by batch size), the
