@@ -132,6 +132,7 @@ def test_batched_text_encoding_gives_each_text_its_bits_alone(engine: Engine) ->
             together = engine.embed_texts(order)
             for text, embedding in zip(order, together, strict=True):
                 assert torch.equal(embedding.hidden, alone[texts.index(text)]), (size, text)
+                assert embedding.hidden._base is None  # its own storage: caching it keeps no batch alive
 
 
 def test_batched_text_encoding_is_off_when_the_encoder_is_not_batch_invariant(
