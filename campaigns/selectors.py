@@ -74,7 +74,7 @@ def campaign_cost_estimate(*, campaign: Campaign, renders: int) -> dict[str, int
     # One placeholder per variable: the number of pictures a render needs does not depend on the values.
     placeholders = dict.fromkeys(version.variables, "x")
     per_render_max = render_cost_estimate(spec=version.spec, variables=placeholders)
-    per_render_min = render_cost(spec=version.spec, generations_run=0)
+    per_render_min = render_cost(spec=version.spec, generation_credits=0)
     return {
         "renders": renders,
         "credits_min": per_render_min * renders,

@@ -254,6 +254,8 @@ AWS_PRESIGN_SECONDS = env_int("AWS_PRESIGN_SECONDS", 24 * 3600)
 # --- Rendering --------------------------------------------------------------------------------------------
 
 REELSMITH_DEFAULT_MODEL = env_str("REELSMITH_DEFAULT_MODEL", "tiny-sd")
+# The model a `"generate": {"video": true}` background uses when it names none (a video model).
+REELSMITH_DEFAULT_VIDEO_MODEL = env_str("REELSMITH_DEFAULT_VIDEO_MODEL", "tiny-wan")
 # A render that has not moved for this long (seconds) is handed back to its queue by the reconciler.
 REELSMITH_RENDER_LEASE_SECONDS = env_int("REELSMITH_RENDER_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
 # A render or generation task that starts this many times without finishing is a poison job (RELIABILITY R3).

@@ -141,7 +141,8 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     runs = models.PositiveIntegerField(default=0)  # pipeline executions that produced this picture (metrics)
     error = models.TextField(blank=True)
-    image_key = models.CharField(max_length=300, blank=True)
+    # The stored result: `generations/<key[:2]>/<key>.png` for a picture, `.mp4` (H.264) for a clip.
+    output_key = models.CharField(max_length=300, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,7 +1,7 @@
 """A render's plan: the template version resolved for one recipient.
 
-Two halves. `generation_specs` lists the pictures a render needs (content-addressed, so identical pictures
-across renders and campaigns are one Generation). `composition_plan` turns the spec, the recipient's values,
+Two halves. `generation_specs` lists the pictures and clips a render needs (content-addressed, so identical
+ones across renders and campaigns are one Generation). `composition_plan` turns the spec, the recipient's values,
 the brand and local files into the compositor's `CompositionPlan`.
 """
 
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from django.conf import settings
 
 from render.compose.plan import (
     Audio,
@@ -30,6 +32,7 @@ from render.compose.plan import (
     Shadow,
     TextLayer,
     Transition,
+    VideoBackground,
 )
 from render.engine.registry import model_spec
 from templates.spec import layer_box, merge, merge_fields, spec_formats
@@ -45,6 +48,7 @@ class GenerationSpec:
 
     A variant (`base` set) is img2img of the base picture at `strength`: the base is its own Generation,
     made once and shared by every variant; the variant runs `int(steps * strength)` denoising steps from it.
+    A clip (`num_frames` set) is that many frames from a video model.
     """
 
     model: str
@@ -58,6 +62,7 @@ class GenerationSpec:
     scheduler: str = "default"
     base: GenerationSpec | None = None
     strength: float | None = None
+    num_frames: int | None = None  # a clip's length; None for pictures
 
     @property
     def key(self) -> str:
@@ -74,6 +79,8 @@ class GenerationSpec:
         ]
         if self.base is not None:  # appended only for variants, so plain pictures keep their keys
             fields += [self.base.key, round(self.strength or 0.0, 4)]
+        if self.num_frames is not None:  # and only for clips
+            fields += ["frames", self.num_frames]
         canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -81,7 +88,12 @@ class GenerationSpec:
     def shape_key(self) -> str:
         key = f"{self.model}|{self.width}x{self.height}|{self.steps}|{self.guidance:g}|{self.scheduler}"
         # Variants batch with variants of the same strength only: it sets how many steps they run.
-        return key if self.base is None else f"{key}|img2img:{self.strength:g}"
+        if self.base is not None:
+            key += f"|img2img:{self.strength:g}"
+        # Clips batch with clips of the same length only: one pipeline call makes one length.
+        if self.num_frames is not None:
+            key += f"|frames:{self.num_frames}"
+        return key
 
 
 def img2img_steps(steps: int, strength: float) -> int:
@@ -99,10 +111,18 @@ def generation_spec_for(
     values: dict[str, str],
     default_model: str,
     aspects: Sequence[float] = (),
+    *,
+    default_video_model: str | None = None,
 ) -> GenerationSpec:
     """The picture a `generate` background asks for, at the model's native bucket for `aspects` (the
-    render's formats, width / height): a 9:16 template gets a portrait picture, not a square one cropped."""
-    model = generate.get("model") or default_model
+    render's formats, width / height): a 9:16 template gets a portrait picture, not a square one cropped.
+    With `"video": true`, a clip of `frames` frames (default: the model's own length) from a video model
+    (the named one, else `default_video_model`, else REELSMITH_DEFAULT_VIDEO_MODEL)."""
+    video = bool(generate.get("video", False))
+    if video:
+        model = generate.get("model") or default_video_model or str(settings.REELSMITH_DEFAULT_VIDEO_MODEL)
+    else:
+        model = generate.get("model") or default_model
     registered = model_spec(model)
     steps = int(generate.get("steps", registered.default_steps))
     width, height = registered.size_for(aspects)
@@ -115,6 +135,7 @@ def generation_spec_for(
         height=height,
         steps=steps,
         guidance=float(generate.get("guidance", registered.default_guidance)),
+        num_frames=int(generate.get("frames", registered.num_frames or 1)) if video else None,
     )
     base = generate.get("base")
     if not base:
@@ -131,16 +152,34 @@ def generation_spec_for(
 
 
 def generation_specs(
-    spec: dict[str, Any], values: dict[str, str], default_model: str
+    spec: dict[str, Any],
+    values: dict[str, str],
+    default_model: str,
+    *,
+    default_video_model: str | None = None,
 ) -> list[GenerationSpec | None]:
-    """One entry per scene: the picture its background needs (a variant, whose `base` is needed too), or None.
-    Pictures are made once per render for all its formats, at the bucket that serves them all best."""
+    """One entry per scene: the picture or clip its background needs (a variant, whose `base` is needed too),
+    or None. They are made once per render for all its formats, at the bucket that serves them all best."""
     aspects = [fmt["width"] / fmt["height"] for fmt in spec_formats(spec)]
     out: list[GenerationSpec | None] = []
     for scene in spec["scenes"]:
         generate = scene["background"].get("generate")
-        out.append(generation_spec_for(generate, values, default_model, aspects) if generate else None)
+        out.append(
+            generation_spec_for(
+                generate, values, default_model, aspects, default_video_model=default_video_model
+            )
+            if generate
+            else None
+        )
     return out
+
+
+@dataclass(frozen=True)
+class GeneratedClip:
+    """A scene's generated clip, fetched: the MP4 and the frame rate it was made at (the model's)."""
+
+    path: Path
+    fps: int
 
 
 @dataclass(frozen=True)
@@ -221,16 +260,17 @@ def _text_layer(
     )
 
 
-def _background(spec: dict[str, Any], image: Path | None, brand: BrandFiles) -> Background:
-    """The scene's background: its generated picture, the brand's picture, a gradient or a colour."""
-    if image is not None:
-        generate = spec.get("generate") or {}
-        return ImageBackground(
-            path=image,
-            motion=spec.get("motion", "none"),
-            # No merge field in its prompts: everyone's picture, so its motion is cached.
-            reused=not any(merge_fields(generate.get(key, "")) for key in ("prompt", "negative_prompt")),
+def _background(spec: dict[str, Any], media: Path | GeneratedClip | None, brand: BrandFiles) -> Background:
+    """The scene's background: its generated picture or clip, the brand's picture, a gradient or a colour."""
+    generate = spec.get("generate") or {}
+    # No merge field in its prompts: everyone's picture (or clip), so its moving frames are cached.
+    reused = not any(merge_fields(generate.get(key, "")) for key in ("prompt", "negative_prompt"))
+    if isinstance(media, GeneratedClip):
+        return VideoBackground(
+            path=media.path, fps=media.fps, motion=spec.get("motion", "none"), reused=reused
         )
+    if media is not None:
+        return ImageBackground(path=media, motion=spec.get("motion", "none"), reused=reused)
     picture = brand.picture(spec["image"]) if "image" in spec else None
     if picture is not None:
         return ImageBackground(path=picture, motion=spec.get("motion", "none"), reused=True)
@@ -256,18 +296,19 @@ def composition_plan(
     spec: dict[str, Any],
     values: dict[str, str],
     brand: BrandFiles,
-    scene_images: list[Path | None],
+    scene_media: Sequence[Path | GeneratedClip | None],
     metadata: dict[str, str],
     output: dict[str, Any] | None = None,
 ) -> CompositionPlan:
     """The plan of one output: `output` is one of `spec_formats(spec)` (default: the first); layers
-    take their `boxes` entry for that format's name, else their `box`."""
+    take their `boxes` entry for that format's name, else their `box`. `scene_media`: per scene, its
+    generated picture or clip, fetched (None for the other backgrounds)."""
     fmt = output or spec_formats(spec)[0]
     scenes: list[Scene] = []
-    for scene, image in zip(spec["scenes"], scene_images, strict=True):
+    for scene, media in zip(spec["scenes"], scene_media, strict=True):
         if not _shown(scene, values):
             continue
-        background = _background(scene["background"], image, brand)
+        background = _background(scene["background"], media, brand)
         layers: list[Layer] = []
         for layer in scene.get("layers", []):
             if not _shown(layer, values):

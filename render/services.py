@@ -28,19 +28,20 @@ from campaigns.models import Campaign, Recipient
 from core.billing.services import billing_reserve
 from core.errors import ConflictError
 from core.models import Brand, Workspace
-from core.storage import get_storage
+from core.storage import Storage, get_storage
 from render.models import (
     ACTIVE_RENDER_STATUSES,
     FINAL_RENDER_STATUSES,
     Generation,
     GenerationBatch,
+    GenerationKind,
     GenerationStatus,
     Priority,
     Render,
     RenderGeneration,
     RenderStatus,
 )
-from render.planning import BrandFiles, GenerationSpec, composition_plan, generation_specs
+from render.planning import BrandFiles, GeneratedClip, GenerationSpec, composition_plan, generation_specs
 from render.queue import enqueue
 from render.signals import render_finished
 from templates.models import TemplateAsset, TemplateVersion
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_CONFLICT = "This Idempotency-Key was already used with a different request body."
 ALREADY_FINISHED = "The render has already finished."
-GENERATION_GAVE_UP = "Generating the background image failed {attempts} times: {reason}"
+GENERATION_GAVE_UP = "Generating the background failed {attempts} times: {reason}"
 COMPOSE_GAVE_UP = "Composing the video failed {attempts} times: {reason}"
 STUCK_GAVE_UP = "The render stopped making progress {attempts} times (worker lost); giving up."
 
@@ -184,6 +185,8 @@ def _generation_for(spec: GenerationSpec, priority: int) -> tuple[Generation, bo
             "steps": spec.steps,
             "guidance": spec.guidance,
             "scheduler": spec.scheduler,
+            "kind": GenerationKind.IMAGE if spec.num_frames is None else GenerationKind.VIDEO,
+            "num_frames": spec.num_frames,
             "shape_key": spec.shape_key,
             "priority": priority,
         },
@@ -353,7 +356,14 @@ def generation_run_batch(*, shape_key: str, max_batch: int, max_wait_ms: int = 0
     # 2. Run one batched pipeline call.
     first = runnable[0]
     shape = ShapeKey(
-        first.model, first.width, first.height, first.steps, first.guidance, first.scheduler, first.strength
+        first.model,
+        first.width,
+        first.height,
+        first.steps,
+        first.guidance,
+        first.scheduler,
+        first.strength,
+        first.num_frames,
     )
     started = time.monotonic()
     peak_memory: int | None = None
@@ -402,14 +412,16 @@ def _generation_base_images(generations: Sequence[Generation]) -> dict[str, Any]
     storage = get_storage()
     images: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="reelsmith-base-") as tmp:
-        for key, image_key in Generation.objects.filter(pk__in=keys).values_list("key", "image_key"):
-            path = storage.fetch(image_key, Path(tmp) / f"{key}.png")
+        for key, output_key in Generation.objects.filter(pk__in=keys).values_list("key", "output_key"):
+            path = storage.fetch(output_key, Path(tmp) / f"{key}.png")
             with Image.open(path) as image:
                 images[key] = image.convert("RGB")
     return images
 
 
 def generation_record_results(*, generations: Sequence[Generation], results: Sequence[Any]) -> None:
+    from render.compose.ffmpeg import ComposeError
+
     by_key = {g.key: g for g in generations}
     if [r.key for r in results] != list(by_key):
         raise RuntimeError("engine returned results that do not match its requests one to one")
@@ -418,25 +430,27 @@ def generation_record_results(*, generations: Sequence[Generation], results: Seq
     retry_shapes: set[str] = set()
     for result in results:
         generation = by_key[result.key]
+        output_key, error = None, result.error
         if result.ok:
-            image_key = f"generations/{generation.key[:2]}/{generation.key}.png"
-            with tempfile.TemporaryDirectory(prefix="reelsmith-gen-") as tmp:
-                path = Path(tmp) / "image.png"
-                result.image.save(path, format="PNG")
-                storage.put_file(image_key, path, content_type="image/png")
+            try:
+                output_key = _generation_store(generation, result, storage)
+            except (ComposeError, ValueError) as exc:  # a clip ffmpeg could not encode: a failed attempt
+                logger.exception("storing generation %s failed", generation.key)
+                error = f"{type(exc).__name__}: {exc}"
+        if output_key is not None:
             Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING).update(
                 status=GenerationStatus.SUCCEEDED,
-                image_key=image_key,
+                output_key=output_key,
                 runs=F("runs") + 1,
                 error="",
                 updated_at=timezone.now(),
             )
             succeeded.append(generation.pk)
         elif generation.attempts >= settings.REELSMITH_MAX_ATTEMPTS:
-            _generation_give_up(generation, result.error or "unknown error")
+            _generation_give_up(generation, error or "unknown error")
         else:
             Generation.objects.filter(pk=generation.pk, status=GenerationStatus.RUNNING).update(
-                status=GenerationStatus.PENDING, error=(result.error or "")[:2000], updated_at=timezone.now()
+                status=GenerationStatus.PENDING, error=(error or "")[:2000], updated_at=timezone.now()
             )
             retry_shapes.add(generation.shape_key)
     # Variants that were waiting for a picture made now can run.
@@ -448,6 +462,34 @@ def generation_record_results(*, generations: Sequence[Generation], results: Seq
     for shape_key in sorted(retry_shapes):
         enqueue(TASK_GENERATE, shape_key)
     renders_advance(generation_keys=succeeded)
+
+
+def _generation_store(generation: Generation, result: Any, storage: Storage) -> str:
+    """Put one result in storage under its content key; return the key. A picture is a PNG; a clip an
+    H.264 MP4 at the model's frame rate, one frame per generated frame (`render.compose.clips`)."""
+    from render.compose.clips import encode_clip
+    from render.engine.registry import model_spec
+
+    prefix = f"generations/{generation.key[:2]}/{generation.key}"
+    with tempfile.TemporaryDirectory(prefix="reelsmith-gen-") as tmp:
+        if generation.num_frames is None:
+            if result.image is None:
+                raise ValueError(f"{generation.model} returned no picture")
+            path = Path(tmp) / "image.png"
+            result.image.save(path, format="PNG")
+            storage_key, content_type = f"{prefix}.png", "image/png"
+        else:
+            if result.frames is None or len(result.frames) != generation.num_frames:
+                got = "no clip" if result.frames is None else f"{len(result.frames)} frames"
+                raise ValueError(f"{generation.model} returned {got}, not {generation.num_frames} frames")
+            fps = model_spec(generation.model).fps
+            if fps is None:
+                raise ValueError(f"{generation.model} is not a video model")
+            path = Path(tmp) / "clip.mp4"
+            encode_clip(result.frames, fps=fps, out_path=path, workdir=Path(tmp) / "frames")
+            storage_key, content_type = f"{prefix}.mp4", "video/mp4"
+        storage.put_file(storage_key, path, content_type=content_type)
+    return storage_key
 
 
 def _generation_give_up(generation: Generation, reason: str) -> None:
@@ -521,6 +563,7 @@ def render_compose(*, render_id: Any) -> None:
     from render.compose.outputs import captions_vtt, make_gif
     from render.compose.provenance import c2pa_credentials, c2pa_sign
     from render.compose.segments import compose_segmented
+    from render.engine.registry import model_spec
 
     # 1. Start an attempt; a render canceled or finished meanwhile is left alone. One found uploading was
     #    left there by a worker that died mid-upload (its task was redelivered): compose it again.
@@ -539,16 +582,19 @@ def render_compose(*, render_id: Any) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="reelsmith-compose-") as tmp:
             workdir = Path(tmp)
-            # 2. Fetch inputs: generated pictures, brand files.
+            # 2. Fetch inputs: generated pictures and clips, brand files.
             spec = render.template_version.spec
             specs = generation_specs(spec, render.variables, _default_model())
-            images: list[Path | None] = []
+            media: list[Path | GeneratedClip | None] = []
             for index, gen_spec in enumerate(specs):
                 if gen_spec is None:
-                    images.append(None)
+                    media.append(None)
                     continue
                 generation = Generation.objects.get(pk=gen_spec.key)
-                images.append(storage.fetch(generation.image_key, workdir / f"scene-{index}.png"))
+                suffix = Path(generation.output_key).suffix
+                path = storage.fetch(generation.output_key, workdir / f"scene-{index}{suffix}")
+                clip_fps = model_spec(gen_spec.model).fps if gen_spec.num_frames is not None else None
+                media.append(GeneratedClip(path, clip_fps) if clip_fps is not None else path)
             brand_files = _brand_files(render.brand, workdir)
             track_id = (spec.get("audio") or {}).get("track")
             if track_id:  # `music: template`: the version names one of its template's tracks
@@ -566,7 +612,7 @@ def render_compose(*, render_id: Any) -> None:
                     spec=spec,
                     values=render.variables,
                     brand=brand_files,
-                    scene_images=images,
+                    scene_media=media,
                     metadata=_provenance(render, [s for s in specs if s]),
                     output=output,
                 )

@@ -14,8 +14,10 @@ from collections.abc import Collection
 from collections.abc import Set as AbstractSet
 from typing import Any, TypeGuard
 
+from django.conf import settings
+
 from core.errors import ApplicationError
-from render.engine.registry import model_names
+from render.engine.registry import WAN_FRAME_MULTIPLE, model_names, model_spec
 
 MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -53,6 +55,8 @@ NO_SUCH_TRACK = "Must be the id of a music track uploaded to this template (POST
 UNDECLARED = "Uses {{{{{name}}}}}, which is not declared in variables."
 NOT_A_COLOR = "Must be #RRGGBB or one of brand.primary, brand.secondary, brand.text."
 SPEC_INVALID = "The template spec is invalid."
+VIDEO_NEEDS_VIDEO_MODEL = "With video: true, the model must be a video model: {models}."
+VIDEO_MODEL_NEEDS_VIDEO = '{model} makes clips: add "video": true, or name a picture model.'
 VARIABLES_INVALID = "The variables are invalid."
 
 
@@ -259,54 +263,107 @@ def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str,
         if background["image"] not in BRAND_IMAGES:
             errors.add(f"{path}.image", f"Must be one of {', '.join(BRAND_IMAGES)}.")
     else:
-        gen = _dict(background["generate"], f"{path}.generate", errors)
-        if gen is not None:
-            gpath = f"{path}.generate"
-            _check_keys(
-                gen,
-                {"prompt", "negative_prompt", "seed", "model", "steps", "guidance", "base", "strength"},
-                gpath,
-                errors,
-            )
-            _text(gen, "prompt", gpath, errors, MAX_PROMPT, used)
-            if "negative_prompt" in gen:
-                if isinstance(gen["negative_prompt"], str) and len(gen["negative_prompt"]) <= MAX_PROMPT:
-                    for name in MERGE_FIELD.findall(gen["negative_prompt"]):
-                        used.setdefault(name, f"{gpath}.negative_prompt")
-                else:
-                    errors.add(
-                        f"{gpath}.negative_prompt", f"Must be a string of at most {MAX_PROMPT} characters."
-                    )
-            seed = gen.get("seed", 0)
-            if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
-                errors.add(f"{gpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
-            if "model" in gen and gen["model"] not in model_names():
-                errors.add(f"{gpath}.model", f"Must be one of {', '.join(model_names())}.")
-            if "steps" in gen and (not _is_int(gen["steps"]) or not 1 <= gen["steps"] <= 100):
-                errors.add(f"{gpath}.steps", "Must be an integer from 1 to 100.")
-            if "guidance" in gen:
-                _number(gen, "guidance", gpath, errors, 0.0, 30.0)
-            # `"base": {"prompt", "seed", "negative_prompt"}` + `"strength"`: an img2img variant of a shared
-            # picture. Strength 0.05-1.0: below 0.05 a variant barely differs from its base (and needs a 20+
-            # step schedule to run one step); 1.0 repaints it entirely.
-            if "base" in gen:
-                base = _dict(gen["base"], f"{gpath}.base", errors)
-                if base is not None:
-                    bpath = f"{gpath}.base"
-                    _check_keys(base, {"prompt", "negative_prompt", "seed"}, bpath, errors)
-                    _text(base, "prompt", bpath, errors, MAX_PROMPT, used)
-                    if "negative_prompt" in base:
-                        _text(base, "negative_prompt", bpath, errors, MAX_PROMPT, used)
-                    base_seed = base.get("seed", 0)
-                    if not _is_int(base_seed) or not 0 <= base_seed <= MAX_SEED:
-                        errors.add(f"{bpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
-                if "strength" in gen:
-                    _number(gen, "strength", gpath, errors, 0.05, 1.0)
-            elif "strength" in gen:
-                errors.add(f"{gpath}.strength", "Only allowed with base.")
+        _validate_generate(background["generate"], f"{path}.generate", errors, used)
     motion = background.get("motion", "none")
     if motion not in MOTIONS:
         errors.add(f"{path}.motion", f"Must be one of {', '.join(MOTIONS)}.")
+
+
+def _validate_generate(value: Any, gpath: str, errors: _Errors, used: dict[str, str]) -> None:
+    """`generate`: a picture from an image model, an img2img variant (`base`, `strength`), or with
+    `"video": true` a short clip from a video model (`frames`)."""
+    gen = _dict(value, gpath, errors)
+    if gen is None:
+        return
+    _check_keys(
+        gen,
+        {"prompt", "negative_prompt", "seed", "model", "steps", "guidance", "base", "strength"}
+        | {"video", "frames"},
+        gpath,
+        errors,
+    )
+    _text(gen, "prompt", gpath, errors, MAX_PROMPT, used)
+    if "negative_prompt" in gen:
+        if isinstance(gen["negative_prompt"], str) and len(gen["negative_prompt"]) <= MAX_PROMPT:
+            for name in MERGE_FIELD.findall(gen["negative_prompt"]):
+                used.setdefault(name, f"{gpath}.negative_prompt")
+        else:
+            errors.add(f"{gpath}.negative_prompt", f"Must be a string of at most {MAX_PROMPT} characters.")
+    seed = gen.get("seed", 0)
+    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+        errors.add(f"{gpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
+    if "model" in gen and gen["model"] not in model_names():
+        errors.add(f"{gpath}.model", f"Must be one of {', '.join(model_names())}.")
+    if "steps" in gen and (not _is_int(gen["steps"]) or not 1 <= gen["steps"] <= 100):
+        errors.add(f"{gpath}.steps", "Must be an integer from 1 to 100.")
+    if "guidance" in gen:
+        _number(gen, "guidance", gpath, errors, 0.0, 30.0)
+    video = gen.get("video", False)
+    if not isinstance(video, bool):
+        errors.add(f"{gpath}.video", "Must be true or false.")
+        return
+    if video:
+        _validate_clip(gen, gpath, errors)
+        return
+    if gen.get("model") in model_names() and model_spec(gen["model"]).kind == "video":
+        errors.add(f"{gpath}.model", VIDEO_MODEL_NEEDS_VIDEO.format(model=gen["model"]))
+    if "frames" in gen:
+        errors.add(f"{gpath}.frames", "Only allowed with video: true.")
+    # `"base": {"prompt", "seed", "negative_prompt"}` + `"strength"`: an img2img variant of a shared
+    # picture. Strength 0.05-1.0: below 0.05 a variant barely differs from its base (and needs a 20+
+    # step schedule to run one step); 1.0 repaints it entirely.
+    if "base" in gen:
+        base = _dict(gen["base"], f"{gpath}.base", errors)
+        if base is not None:
+            bpath = f"{gpath}.base"
+            _check_keys(base, {"prompt", "negative_prompt", "seed"}, bpath, errors)
+            _text(base, "prompt", bpath, errors, MAX_PROMPT, used)
+            if "negative_prompt" in base:
+                _text(base, "negative_prompt", bpath, errors, MAX_PROMPT, used)
+            base_seed = base.get("seed", 0)
+            if not _is_int(base_seed) or not 0 <= base_seed <= MAX_SEED:
+                errors.add(f"{bpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
+        if "strength" in gen:
+            _number(gen, "strength", gpath, errors, 0.05, 1.0)
+    elif "strength" in gen:
+        errors.add(f"{gpath}.strength", "Only allowed with base.")
+
+
+def _validate_clip(gen: dict[str, Any], gpath: str, errors: _Errors) -> None:
+    """`"video": true`: a clip from a video model (the named one, else REELSMITH_DEFAULT_VIDEO_MODEL), of
+    `frames` frames (default: the model's own length). No img2img: video models take no init picture."""
+    for key in ("base", "strength"):
+        if key in gen:
+            errors.add(f"{gpath}.{key}", "Not allowed with video: true (a clip is never a variant).")
+    name = gen.get("model") or settings.REELSMITH_DEFAULT_VIDEO_MODEL
+    if name not in model_names():
+        return  # a bad `model` is reported above; a bad default is the server's (the settings check)
+    model = model_spec(name)
+    if model.kind != "video" or model.num_frames is None:
+        where = f"{gpath}.model" if "model" in gen else gpath
+        errors.add(where, VIDEO_NEEDS_VIDEO_MODEL.format(models=", ".join(video_model_names())))
+        return
+    if "frames" not in gen:
+        return
+    # At most twice the length the model was trained on (Wan 2.1: 81 frames, its model card); past that a
+    # clip drifts and repeats, and attention over all frames grows with the square of their number. A design
+    # bound. The count is 1 + 4k: Wan's VAE packs 4 frames per latent frame after the first.
+    most = model.num_frames * 2
+    most -= (most - 1) % WAN_FRAME_MULTIPLE
+    frames = gen["frames"]
+    if (
+        not _is_int(frames)
+        or not 1 + WAN_FRAME_MULTIPLE <= frames <= most
+        or (frames - 1) % WAN_FRAME_MULTIPLE
+    ):
+        errors.add(
+            f"{gpath}.frames",
+            f"Must be 1 + {WAN_FRAME_MULTIPLE}k frames, from {1 + WAN_FRAME_MULTIPLE} to {most} for {name}.",
+        )
+
+
+def video_model_names() -> list[str]:
+    return [name for name in model_names() if model_spec(name).kind == "video"]
 
 
 def _when(obj: dict[str, Any], path: str, errors: _Errors, used: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from core.billing import tasks as _tasks  # noqa: F401  (registers billing.repor
 from core.billing.models import BillingAccount, CreditEntry, MeterReport, Reservation
 from core.errors import ApplicationError, PaymentRequiredError
 from core.models import Workspace
+from render.engine.registry import model_spec
 from render.models import ACTIVE_RENDER_STATUSES, Render, RenderGeneration, RenderStatus
 from render.planning import generation_specs
 from render.queue import enqueue
@@ -82,29 +83,48 @@ def _format_sizes(spec: dict[str, Any]) -> list[tuple[int, int]]:
     return sizes or [(int(spec["format"]["width"]), int(spec["format"]["height"]))]
 
 
-def render_cost(*, spec: dict[str, Any], generations_run: int) -> int:
-    """1 credit per started output second per format up to Full HD (2 above), plus 1 per generation run."""
-    # Rounded to the millisecond first, so 0.1 + 0.2 + 0.7 seconds is 1 started second, not 2.
-    seconds = math.ceil(round(sum(float(scene["duration"]) for scene in spec["scenes"]), 3))
+def render_cost(*, spec: dict[str, Any], generation_credits: int) -> int:
+    """1 credit per started output second per format up to Full HD (2 above), plus the credits of the
+    generations the render runs (`generation_cost`)."""
+    seconds = _started_seconds(sum(float(scene["duration"]) for scene in spec["scenes"]))
     per_second = sum(1 if width * height <= FULL_HD_PIXELS else 2 for width, height in _format_sizes(spec))
-    return seconds * per_second + generations_run
+    return seconds * per_second + generation_credits
+
+
+def _started_seconds(seconds: float) -> int:
+    # Rounded to the millisecond first, so 0.1 + 0.2 + 0.7 seconds is 1 started second, not 2.
+    return math.ceil(round(seconds, 3))
+
+
+def generation_cost(*, model: str, num_frames: int | None) -> int:
+    """Credits for running one generation: 1 for a picture; for a clip, 1 per started second of it, its
+    frames at the model's frame rate (the length of the stored MP4): tiny-wan's 9 frames at 8 fps
+    (1.125 s) cost 2, Wan 2.1's 81 at 16 fps (5.06 s) 6. A clip is charged like output video."""
+    if num_frames is None:
+        return 1
+    fps = model_spec(model).fps or 1
+    return max(1, _started_seconds(num_frames / fps))
 
 
 def render_cost_estimate(*, spec: dict[str, Any], variables: dict[str, str]) -> int:
-    """The worst case, reserved at request time: every distinct picture counted as generated (no cache hit)."""
-    keys: set[str] = set()
+    """The worst case, reserved at request time: every distinct picture or clip counted as generated (no
+    cache hit)."""
+    costs: dict[str, int] = {}
     for picture in generation_specs(spec, variables, settings.REELSMITH_DEFAULT_MODEL):
         # An img2img variant may also cause its base picture to be generated: count both.
         while picture is not None:
-            keys.add(picture.key)
-            picture = getattr(picture, "base", None)
-    return render_cost(spec=spec, generations_run=len(keys))
+            costs[picture.key] = generation_cost(model=picture.model, num_frames=picture.num_frames)
+            picture = picture.base
+    return render_cost(spec=spec, generation_credits=sum(costs.values()))
 
 
 def _render_cost_actual(*, render_id: Any, spec: dict[str, Any]) -> int:
     """Known once planned: the generations this render caused to run (its links that were not cache hits)."""
-    run = RenderGeneration.objects.filter(render_id=render_id, cache_hit=False).count()
-    return render_cost(spec=spec, generations_run=run)
+    run = RenderGeneration.objects.filter(render_id=render_id, cache_hit=False).values_list(
+        "generation__model", "generation__num_frames"
+    )
+    credits = sum(generation_cost(model=model, num_frames=frames) for model, frames in run)
+    return render_cost(spec=spec, generation_credits=credits)
 
 
 # --- the ledger ------------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def main() -> None:
                 spec=one,
                 values={"first_name": "Zoë", "company": "Acme"},
                 brand=brand,
-                scene_images=[None],
+                scene_media=[None],
                 metadata={},
                 output=small,
             )

@@ -29,21 +29,21 @@ def _balance(workspace: Workspace) -> int:
 class TestCost:
     def test_started_seconds_per_format_plus_generations(self) -> None:
         spec = small_spec()  # 2 scenes of 1 s at 180x320
-        assert render_cost(spec=spec, generations_run=0) == 2
-        assert render_cost(spec=spec, generations_run=1) == 3
+        assert render_cost(spec=spec, generation_credits=0) == 2
+        assert render_cost(spec=spec, generation_credits=1) == 3
         spec["scenes"][0]["duration"] = 1.2  # 2.2 s: 3 started seconds
-        assert render_cost(spec=spec, generations_run=0) == 3
+        assert render_cost(spec=spec, generation_credits=0) == 3
 
     def test_above_full_hd_costs_double_and_each_format_counts(self) -> None:
         spec = small_spec(format={"width": 2160, "height": 3840, "fps": 10})
-        assert render_cost(spec=spec, generations_run=0) == 4
+        assert render_cost(spec=spec, generation_credits=0) == 4
         spec = small_spec(formats=[{"width": 1080, "height": 1920}, {"width": 1920, "height": 1080}])
-        assert render_cost(spec=spec, generations_run=0) == 4
+        assert render_cost(spec=spec, generation_credits=0) == 4
 
     def test_float_durations_do_not_round_up_a_whole_second(self) -> None:
         spec = small_spec()
         spec["scenes"] = [{**spec["scenes"][1], "duration": d} for d in (0.1, 0.2, 0.7)]
-        assert render_cost(spec=spec, generations_run=0) == 1
+        assert render_cost(spec=spec, generation_credits=0) == 1
 
 
 @pytest.mark.django_db(transaction=True)
