@@ -698,7 +698,15 @@ def _add_background(
     # -framerate: the single frame lasts one output frame, so `loop` stamps copies 1/fps apart and
     # the stream's rate matches the colour scenes' (xfade insists).
     source = graph.add_input(background.path, "v", "-framerate", str(fps))
-    filters = [
+    filters = [*_cover(width, height), filter_spec("loop", loop=count - 1, size=1)]
+    if background.motion != "none":
+        filters.append(_motion(background.motion, frames, skip))
+    return graph.add([source], filters, "bg")
+
+
+def _cover(width: int, height: int) -> list[str]:
+    """Scale a picture or clip to cover the frame (aspect kept), centre-crop it, in BT.709 yuv420p."""
+    return [
         filter_spec(
             "scale",
             w=width,
@@ -711,11 +719,7 @@ def _add_background(
         filter_spec("crop", w=width, h=height),
         filter_spec("format", pix_fmts="yuv420p"),
         filter_spec("setsar", sar=1),
-        filter_spec("loop", loop=count - 1, size=1),
     ]
-    if background.motion != "none":
-        filters.append(_motion(background.motion, frames, skip))
-    return graph.add([source], filters, "bg")
 
 
 def _add_clip(
@@ -740,18 +744,7 @@ def _add_clip(
         filter_spec("fps", fps=plan.fps),
         filter_spec("trim", start_frame=skip, end_frame=skip + count),
         filter_spec("setpts", expr="PTS-STARTPTS"),
-        filter_spec(
-            "scale",
-            w=width,
-            h=height,
-            force_original_aspect_ratio="increase",
-            flags="lanczos",
-            out_color_matrix="bt709",
-            out_range="tv",
-        ),
-        filter_spec("crop", w=width, h=height),
-        filter_spec("format", pix_fmts="yuv420p"),
-        filter_spec("setsar", sar=1),
+        *_cover(width, height),
     ]
     if background.motion != "none":
         filters.append(_motion(background.motion, frames, skip))

@@ -643,7 +643,7 @@ class Engine:
         return invariant
 
     def _encode_clip_batch(self, texts: list[str]) -> torch.Tensor:
-        """`_encode_clip` for several texts in one tokenizer and one encoder call; (len(texts), L, D)."""
+        """Several texts in one tokenizer and one encoder call; (len(texts), L, D). See `_encode_clip`."""
         pipe = self.pipe
         tokens = pipe.tokenizer(
             texts,
@@ -664,17 +664,7 @@ class Engine:
         and its per-call checks. One text, batch of one: the reference that batched encoding must equal
         bit for bit (`_check_batch_invariance`).
         """
-        pipe = self.pipe
-        tokens = pipe.tokenizer(
-            text,
-            padding="max_length",
-            max_length=pipe.tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        )
-        mask = tokens.attention_mask.to(self.device) if self._encoder_uses_mask else None
-        hidden = pipe.text_encoder(tokens.input_ids.to(self.device), attention_mask=mask)[0]
-        return hidden.to(dtype=pipe.text_encoder.dtype, device=self.device)
+        return self._encode_clip_batch([text])
 
     def _release_memory(self) -> None:
         gc.collect()
