@@ -111,16 +111,14 @@ def generation_spec_for(
     values: dict[str, str],
     default_model: str,
     aspects: Sequence[float] = (),
-    *,
-    default_video_model: str | None = None,
 ) -> GenerationSpec:
     """The picture a `generate` background asks for, at the model's native bucket for `aspects` (the
     render's formats, width / height): a 9:16 template gets a portrait picture, not a square one cropped.
     With `"video": true`, a clip of `frames` frames (default: the model's own length) from a video model
-    (the named one, else `default_video_model`, else REELSMITH_DEFAULT_VIDEO_MODEL)."""
+    (the named one, else REELSMITH_DEFAULT_VIDEO_MODEL)."""
     video = bool(generate.get("video", False))
     if video:
-        model = generate.get("model") or default_video_model or str(settings.REELSMITH_DEFAULT_VIDEO_MODEL)
+        model = generate.get("model") or str(settings.REELSMITH_DEFAULT_VIDEO_MODEL)
     else:
         model = generate.get("model") or default_model
     registered = model_spec(model)
@@ -155,8 +153,6 @@ def generation_specs(
     spec: dict[str, Any],
     values: dict[str, str],
     default_model: str,
-    *,
-    default_video_model: str | None = None,
 ) -> list[GenerationSpec | None]:
     """One entry per scene: the picture or clip its background needs (a variant, whose `base` is needed too),
     or None. They are made once per render for all its formats, at the bucket that serves them all best."""
@@ -164,13 +160,7 @@ def generation_specs(
     out: list[GenerationSpec | None] = []
     for scene in spec["scenes"]:
         generate = scene["background"].get("generate")
-        out.append(
-            generation_spec_for(
-                generate, values, default_model, aspects, default_video_model=default_video_model
-            )
-            if generate
-            else None
-        )
+        out.append(generation_spec_for(generate, values, default_model, aspects) if generate else None)
     return out
 
 

@@ -208,8 +208,9 @@ def model_ensure_installed(spec: ModelSpec) -> Path:
     somebody's own and used as it is. Raises ModelNotInstalledError, naming the directory, for a real model
     that is not there.
     """
-    overridden = model_dir_env_name(spec.name) in engine_settings().model_dirs
-    if model_is_installed(spec) and not (spec.buildable and not overridden):
+    # Ours to (re)build: a buildable model in the cache, not a directory somebody named.
+    ours = spec.buildable and model_dir_env_name(spec.name) not in engine_settings().model_dirs
+    if model_is_installed(spec) and not ours:
         return spec.path
     if not spec.buildable:
         raise ModelNotInstalledError(
