@@ -36,6 +36,8 @@ from render.models import (
     RenderStatus,
 )
 from render.planning import GenerationSpec
+from render.services import generation as generation_services
+from render.services import plan as plan_services
 from templates.services import template_create
 from templates.spec import spec_validate
 from tests.factories import BrandFactory, WorkspaceFactory, small_spec
@@ -213,8 +215,8 @@ def test_draining_a_campaign_shape_serves_interactive_work_of_other_shapes_first
     ]
     urgent_spec = GenerationSpec("tiny-sd", "interactive picture", "", 1, 64, 64, 3, 0.0)  # another shape
     for spec in campaign_specs:
-        services._generation_for(spec, Priority.CAMPAIGN)
-    services._generation_for(urgent_spec, Priority.INTERACTIVE)
+        plan_services._generation_for(spec, Priority.CAMPAIGN)
+    plan_services._generation_for(urgent_spec, Priority.INTERACTIVE)
     assert campaign_specs[0].shape_key != urgent_spec.shape_key
 
     assert _drain(campaign_specs[0].shape_key, max_batch=2) == 4
@@ -229,14 +231,14 @@ def test_draining_a_campaign_shape_serves_interactive_work_of_other_shapes_first
 @pytest.mark.django_db
 def test_linger_waits_for_the_batch_to_fill(monkeypatch: pytest.MonkeyPatch) -> None:
     specs = [GenerationSpec("tiny-sd", f"arrives {i}", "", i, 64, 64, 2, 0.0) for i in range(2)]
-    services._generation_for(specs[0], Priority.INTERACTIVE)
+    plan_services._generation_for(specs[0], Priority.INTERACTIVE)
     waits: list[float] = []
 
     def sleep(seconds: float) -> None:  # the second request arrives while the first lingers
         waits.append(seconds)
-        services._generation_for(specs[1], Priority.INTERACTIVE)
+        plan_services._generation_for(specs[1], Priority.INTERACTIVE)
 
-    monkeypatch.setattr(services.time, "sleep", sleep)
+    monkeypatch.setattr(generation_services.time, "sleep", sleep)
     pending = services.generation_linger(shape_key=specs[0].shape_key, max_batch=2, max_wait_ms=10_000)
 
     assert pending == 2
@@ -247,9 +249,9 @@ def test_linger_waits_for_the_batch_to_fill(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.django_db
 def test_linger_does_not_wait_for_work_that_already_waited(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = GenerationSpec("tiny-sd", "old request", "", 0, 64, 64, 2, 0.0)
-    generation, _ = services._generation_for(spec, Priority.INTERACTIVE)
+    generation, _ = plan_services._generation_for(spec, Priority.INTERACTIVE)
     Generation.objects.filter(pk=generation.pk).update(created_at=timezone.now() - timedelta(seconds=5))
-    monkeypatch.setattr(services.time, "sleep", lambda seconds: pytest.fail("lingered"))
+    monkeypatch.setattr(generation_services.time, "sleep", lambda seconds: pytest.fail("lingered"))
 
     assert services.generation_linger(shape_key=spec.shape_key, max_batch=16, max_wait_ms=50) == 1
     assert services.generation_linger(shape_key="nothing|here", max_batch=16, max_wait_ms=50) == 0
@@ -329,7 +331,7 @@ def test_fatal_device_error_releases_the_batch_and_exits_the_process(
         raise WorkerExit(code)
 
     failing_engine(illegal)
-    monkeypatch.setattr(services.os, "_exit", exit_)
+    monkeypatch.setattr(generation_services.os, "_exit", exit_)
     _planned(*(_render(workspace, f"shop {i}") for i in range(2)))
     [shape_key] = _shape_keys()
 
@@ -429,7 +431,7 @@ def test_concurrent_workers_never_claim_the_same_generation() -> None:
     total = 60
     specs = [GenerationSpec("tiny-sd", f"race {i}", "", i, 64, 64, 2, 0.0) for i in range(total)]
     for spec in specs:
-        services._generation_for(spec, Priority.CAMPAIGN)
+        plan_services._generation_for(spec, Priority.CAMPAIGN)
     shape_key = specs[0].shape_key
     start = threading.Barrier(2)
     claims: dict[str, list[str]] = {"a": [], "b": []}

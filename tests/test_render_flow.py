@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -13,6 +14,7 @@ from render import services
 from render.engine.pipeline import Engine
 from render.engine.types import GenerationResult
 from render.models import Generation, GenerationStatus, Render, RenderStatus
+from render.services import requests as render_requests
 from tests.test_api_renders import make_brand, make_template, request_render
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("run_tasks_inline")]
@@ -73,13 +75,15 @@ def test_a_composition_that_keeps_failing_ends_failed_with_the_reason(
 def test_reconciler_requeues_a_render_whose_task_was_lost(
     api: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "enqueue", lambda *args, **kwargs: None)  # the broker "drops" every message
+    monkeypatch.setattr(
+        render_requests, "enqueue", lambda *args, **kwargs: None
+    )  # the broker "drops" every message
     render_id = request_render(api, make_template(api), make_brand(api), {"first_name": "A"}).json()["id"]
     assert Render.objects.get(pk=render_id).status == RenderStatus.QUEUED
     monkeypatch.undo()
 
     assert services.render_reconcile() == {"plan": 0, "generate": 0, "compose": 0, "released": 0, "failed": 0}
-    later = timezone.now() + timedelta(seconds=services.settings.REELSMITH_RENDER_LEASE_SECONDS + 1)
+    later = timezone.now() + timedelta(seconds=settings.REELSMITH_RENDER_LEASE_SECONDS + 1)
     counts = services.render_reconcile(now=later)
     assert counts["plan"] == 1
     assert Render.objects.get(pk=render_id).status == RenderStatus.SUCCEEDED
@@ -93,7 +97,7 @@ def test_reconciler_releases_generations_of_a_dead_worker(api: APIClient) -> Non
         status=GenerationStatus.RUNNING, claimed_at=timezone.now()
     )
     Render.objects.filter(pk=render_id).update(status=RenderStatus.GENERATING, video_key="")
-    later = timezone.now() + timedelta(seconds=services.settings.REELSMITH_RENDER_LEASE_SECONDS + 1)
+    later = timezone.now() + timedelta(seconds=settings.REELSMITH_RENDER_LEASE_SECONDS + 1)
     counts = services.render_reconcile(now=later)
     assert counts["released"] == 1
     assert Generation.objects.get().status == GenerationStatus.SUCCEEDED

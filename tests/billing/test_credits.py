@@ -12,10 +12,10 @@ from rest_framework.test import APIClient
 from core.billing.models import BillingAccount, CreditEntry, Reservation
 from core.billing.services import INSUFFICIENT_CREDITS, TOO_MANY_IN_FLIGHT, ledger_balance, render_cost
 from core.models import Workspace
-from render import services as render_services
 from render.engine.pipeline import Engine
 from render.engine.types import GenerationResult
 from render.models import Render
+from render.services import requests as render_requests
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe
 from tests.factories import small_spec
@@ -101,7 +101,7 @@ class TestReserveCaptureRelease:
     def test_a_canceled_render_gives_its_credits_back(
         self, api: APIClient, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(render_services, "enqueue", lambda *args, **kwargs: None)  # it stays queued
+        monkeypatch.setattr(render_requests, "enqueue", lambda *args, **kwargs: None)  # it stays queued
         workspace = api.workspace  # type: ignore[attr-defined]
         grant(workspace, 5)
         render_id = request_render(api, make_template(api), make_brand(api), {"first_name": "A"}).json()["id"]
@@ -117,7 +117,7 @@ class TestReserveCaptureRelease:
     def test_in_flight_limit_of_the_plan(
         self, api: APIClient, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(render_services, "enqueue", lambda *args, **kwargs: None)
+        monkeypatch.setattr(render_requests, "enqueue", lambda *args, **kwargs: None)
         workspace = api.workspace  # type: ignore[attr-defined]
         grant(workspace, 100)  # the free plan: 2 renders in flight
         template, brand = make_template(api, one_credit_spec()), make_brand(api)
