@@ -1,4 +1,4 @@
-"""Benchmark the ffmpeg compositor. Prints one JSON object last (docs PERFORMANCE.md "How to benchmark").
+"""Benchmark the ffmpeg compositor. Prints one JSON object last (docs/performance.md "How to benchmark").
 
 The ad: 1080x1920, 30 fps, five 3 s scenes (15 s): image backgrounds with zoom and pan, colour
 backgrounds with a logo, a text layer in every scene, 0.4 s fades, music. One scene carries the
@@ -42,7 +42,7 @@ from render.compose.plan import (
 from render.compose.segments import DirectorySegmentCache, compose_segmented
 
 FONT = fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf"
-WIDTH, HEIGHT, FPS = 1080, 1920, 30  # the contract's example format (API_CONTRACT.md, Template spec v1)
+WIDTH, HEIGHT, FPS = 1080, 1920, 30  # the contract's example format (docs/api.md, "A spec v1, for example")
 SCENE_S = 3.0
 NAMES = ("Zoë", "Siobhán O'Brien", "Łukasz", "Renée", "Mohammed")
 # SDXL's native square: what a generated background arrives as before it is scaled to cover.

@@ -26,7 +26,7 @@ from typing import Any
 
 SIZES = (1_000, 10_000)
 # Each size runs this many times (a fresh campaign each time, same database); medians are reported
-# (PERFORMANCE.md: the machines are shared and noisy). A 200-recipient warm-up runs first, unmeasured.
+# (docs/performance.md: the machines are shared and noisy). A 200-recipient warm-up runs first, unmeasured.
 REPEATS = 3
 WARMUP = 200
 
@@ -51,9 +51,9 @@ QUEUED_FANOUTS: list[str] = []
 
 def _stub_render_tasks() -> None:
     """Drop render.* tasks at the queue: nothing past the engine boundary runs. Queue fan-out tasks."""
-    import render.queue
+    import core.queue
 
-    real_send = render.queue._send
+    real_send = core.queue._send
 
     def send(task_name: str, args: Any, priority: int | None, countdown: float) -> Any:
         if task_name.startswith("render."):
@@ -63,7 +63,7 @@ def _stub_render_tasks() -> None:
             return None
         return real_send(task_name, args, priority, countdown)
 
-    render.queue._send = send  # benchmark-only monkeypatch
+    core.queue._send = send  # benchmark-only monkeypatch
 
 
 class _QueryCounter:
@@ -111,10 +111,10 @@ def run_size(size: int, workdir: Path, workspace: Any, template_version: Any, br
         while QUEUED_FANOUTS:  # the worker: one fan-out task after another, each enqueuing the next chunk
             campaign_fanout(campaign_id=QUEUED_FANOUTS.pop(0))
     enqueue_s = time.perf_counter() - started
-    renders = Render.objects.filter(campaign=campaign).count()
+    renders = Render.objects.filter(campaign_link__campaign=campaign).count()
     assert renders == size, renders
     # What the (stubbed) renders would have done by the next run: finish, freeing the workspace's cap.
-    Render.objects.filter(campaign=campaign).update(status=RenderStatus.CANCELED)
+    Render.objects.filter(campaign_link__campaign=campaign).update(status=RenderStatus.CANCELED)
     return {
         "import_s": round(import_s, 3),
         "enqueue_s": round(enqueue_s, 3),

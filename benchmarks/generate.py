@@ -1,4 +1,4 @@
-"""Benchmark the diffusion engine. Prints one JSON object last (docs PERFORMANCE.md "How to benchmark").
+"""Benchmark the diffusion engine. Prints one JSON object last (docs/performance.md "How to benchmark").
 
 Parts (`--part`, repeatable; each adds one key to the JSON):
   tiny_cpu  tiny-sd through `Engine.run_batch` on this machine's CPU: images/s at batch 1, 4, 8, 16
@@ -38,7 +38,7 @@ if not __package__:  # run as `python benchmarks/generate.py`: make `render` imp
 TINY_BATCHES = (1, 4, 8, 16)
 # Full-size batches: the engine's padding buckets (render/engine/pipeline.py BATCH_BUCKETS).
 ARCH_BATCHES = (1, 2, 4, 8, 16, 32, 64)
-# The lent H100's measured bf16 matmul ceiling (docs PERFORMANCE.md: an 8192^3 bf16 matmul, ~798 TFLOP/s).
+# The lent H100's measured bf16 matmul ceiling (docs/performance.md: an 8192^3 bf16 matmul, ~798 TFLOP/s).
 MATMUL_CEILING_TFLOPS = 798.0
 
 
@@ -341,7 +341,7 @@ def _dedupe(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 template_version=version,
                 brand=brand,
                 variables={"first_name": f"Recipient {i}", "industry": DEDUPE_INDUSTRIES[i % args.prompts]},
-                priority=Priority.CAMPAIGN,
+                priority=Priority.BATCH,
             )
             for i in range(args.renders)
         ]

@@ -22,7 +22,7 @@ from templates.selectors import template_get_for_workspace
 
 NO_SUCH_TEMPLATE = "No such template."
 NO_SUCH_BRAND = "No such brand."
-# The first recipients rendered for review when `count` is not given (API_CONTRACT.md).
+# The first recipients rendered for review when `count` is not given (docs/api.md).
 DEFAULT_SAMPLES = 3
 # A review batch, not a campaign: more than this is what launch is for.
 MAX_SAMPLES = 20
@@ -187,11 +187,9 @@ class CampaignSamplesApi(APIView):
         serializer = self.SamplesInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         campaign = services.campaign_samples(campaign=campaign, count=serializer.validated_data["count"])
-        samples = campaign.renders.filter(recipient__position__lte=campaign.sample_count).select_related(
-            "template_version"
-        )
         body = _campaign_detail(campaign)
-        body["samples"] = RenderOutputSerializer(samples.order_by("recipient__position"), many=True).data
+        samples = selectors.campaign_sample_renders(campaign=campaign)
+        body["samples"] = RenderOutputSerializer(samples, many=True).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

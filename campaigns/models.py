@@ -86,7 +86,7 @@ class Recipient(models.Model):
 
 class CampaignRun(models.Model):
     """One fan-out of a campaign: its launch, or one schedule slot. UNIQUE(campaign, slot) makes a slot run
-    once even when the beat fires twice (RELIABILITY R6)."""
+    once even when the beat fires twice (docs/reliability.md R6)."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
     slot = models.DateTimeField()
@@ -99,6 +99,32 @@ class CampaignRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} @ {self.slot.isoformat()}"
+
+
+class CampaignRender(models.Model):
+    """The render made for one of a campaign's recipients. Campaigns own this link: render knows nothing of
+    campaigns (docs/architecture.md, "Layers"). A recipient is rendered at most once per campaign."""
+
+    render = models.OneToOneField(
+        "render.Render", on_delete=models.CASCADE, primary_key=True, related_name="campaign_link"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="render_links")
+    # SET_NULL as before the link existed: a removed recipient's render stays in its campaign's counts.
+    recipient = models.ForeignKey(
+        Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="render_links"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "recipient"],
+                condition=models.Q(recipient__isnull=False),
+                name="campaign_render_one_per_recipient",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} recipient {self.recipient_id}: render {self.render_id}"
 
 
 class WebhookEvent(models.TextChoices):

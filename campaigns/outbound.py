@@ -1,4 +1,4 @@
-"""Server-side HTTP requests to user-chosen URLs, refusing private destinations (RELIABILITY R10).
+"""Server-side HTTP requests to user-chosen URLs, refusing private destinations (docs/reliability.md R10).
 
 The host is resolved once; every address it resolves to must be public; the connection goes to the checked
 address (Host header and TLS SNI keep the name), so DNS cannot answer differently between the check and the

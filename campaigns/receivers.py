@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigns.models import WebhookEvent
+from campaigns.models import CampaignRender, WebhookEvent
 from campaigns.services import campaign_render_finished
 from campaigns.webhooks import webhook_event_emit
 from campaigns.writeback import writeback_schedule
@@ -23,6 +23,7 @@ EVENTS = {
 
 def render_payload(render: Render) -> dict[str, Any]:
     urls = render_urls(render)
+    link = CampaignRender.objects.filter(render=render).first()
     return {
         "id": str(render.pk),
         "status": render.status,
@@ -31,8 +32,8 @@ def render_payload(render: Render) -> dict[str, Any]:
         "duration": render.duration,
         "error": render.error or None if render.status == RenderStatus.FAILED else None,
         "external_id": render.external_id,
-        "campaign": str(render.campaign_id) if render.campaign_id else None,
-        "recipient": str(render.recipient_id) if render.recipient_id else None,
+        "campaign": str(link.campaign_id) if link else None,
+        "recipient": str(link.recipient_id) if link and link.recipient_id else None,
         "finished_at": render.finished_at.isoformat() if render.finished_at else None,
     }
 
@@ -53,9 +54,7 @@ def on_render_finished(sender: Any, *, render_id: Any, workspace_id: Any, status
             if status == RenderStatus.SUCCEEDED:
                 writeback_schedule(render_id=render.pk)
     campaign_id = (
-        render.campaign_id
-        if render is not None
-        else Render.objects.filter(pk=render_id).values_list("campaign_id", flat=True).first()
+        CampaignRender.objects.filter(render_id=render_id).values_list("campaign_id", flat=True).first()
     )
     if campaign_id is not None:
         campaign_render_finished(campaign_id=campaign_id)

@@ -1,4 +1,4 @@
-"""Reads for campaigns, webhooks and integrations, scoped by workspace (RELIABILITY R11)."""
+"""Reads for campaigns, webhooks and integrations, scoped by workspace (docs/reliability.md R11)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,22 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, Integration, Recipient, WebhookDelivery, WebhookEndpoint
-from core.billing.services import render_cost, render_cost_estimate
+from campaigns.models import (
+    Campaign,
+    CampaignRender,
+    Integration,
+    Recipient,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from core.errors import NotFoundError
 from core.models import Workspace
 from core.selectors import parse_id
 from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
+from render.pricing import render_cost, render_cost_estimate
 from render.selectors import render_urls
 
 # Cells starting with these are formulas to Excel, LibreOffice and Google Sheets (OWASP "CSV Injection").
@@ -43,7 +50,10 @@ def campaign_get_for_workspace(*, workspace: Workspace, campaign_id: Any) -> Cam
 def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
     """Counts by render status (one GROUP BY), recipients not yet started, and an ETA from the finish rate."""
     by_status = dict(
-        Render.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("pk")).order_by()
+        Render.objects.filter(campaign_link__campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
     counts: dict[str, int] = {"total": campaign.recipient_count}
     for status in RenderStatus.values:
@@ -53,7 +63,9 @@ def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
     finished = sum(by_status.get(s, 0) for s in FINAL_RENDER_STATUSES)
     eta_seconds: float | None = None
     if campaign.status == Campaign.Status.RUNNING and campaign.launched_at and finished:
-        window = Render.objects.filter(campaign=campaign, finished_at__gte=campaign.launched_at).count()
+        window = Render.objects.filter(
+            campaign_link__campaign=campaign, finished_at__gte=campaign.launched_at
+        ).count()
         elapsed = (timezone.now() - campaign.launched_at).total_seconds()
         if window and elapsed > 0:
             eta_seconds = round((campaign.recipient_count - finished) / (window / elapsed), 1)
@@ -64,6 +76,62 @@ def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
         "eta_seconds": eta_seconds,
         "estimated_cost": campaign_cost_estimate(campaign=campaign, renders=counts["pending"]),
     }
+
+
+def campaign_counts_many(*, campaigns: list[Campaign]) -> dict[Any, dict[str, int]]:
+    """Render counts by status for a page of campaigns in one GROUP BY (a list's query count stays flat):
+    `{campaign_id: {"total", "finished", "succeeded", "failed", "active", "percent"}}`."""
+    rows = (
+        Render.objects.filter(campaign_link__campaign__in=[c.pk for c in campaigns])
+        .values_list("campaign_link__campaign_id", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_campaign: dict[Any, dict[str, int]] = {c.pk: {} for c in campaigns}
+    for campaign_id, status, n in rows:
+        by_campaign[campaign_id][status] = n
+    out: dict[Any, dict[str, int]] = {}
+    for campaign in campaigns:
+        counts = by_campaign[campaign.pk]
+        finished = sum(counts.get(s, 0) for s in FINAL_RENDER_STATUSES)
+        total = campaign.recipient_count
+        out[campaign.pk] = {
+            "total": total,
+            "finished": finished,
+            "succeeded": counts.get(RenderStatus.SUCCEEDED, 0),
+            "failed": counts.get(RenderStatus.FAILED, 0),
+            "active": sum(counts.values()) - finished,
+            "percent": round(100 * finished / total) if total else 0,
+        }
+    return out
+
+
+def campaign_sample_renders(*, campaign: Campaign) -> QuerySet[Render]:
+    """The renders made for review: the first `sample_count` recipients', in upload order."""
+    return (
+        Render.objects.filter(
+            campaign_link__campaign=campaign, campaign_link__recipient__position__lte=campaign.sample_count
+        )
+        .select_related("template_version", "campaign_link__recipient")
+        .annotate(campaign_id=F("campaign_link__campaign_id"))
+        .order_by("campaign_link__recipient__position")
+    )
+
+
+def recipient_list(*, campaign: Campaign, search: str = "") -> QuerySet[Recipient]:
+    """A campaign's recipients in upload order; `search` matches the email or external id."""
+    recipients = Recipient.objects.filter(campaign=campaign)
+    if search:
+        recipients = recipients.filter(Q(email__icontains=search) | Q(external_id__icontains=search))
+    return recipients.order_by("position")
+
+
+def recipient_renders(*, campaign: Campaign, recipients: list[Recipient]) -> dict[Any, Render]:
+    """The render of each of these recipients that has one (one query for a page of them)."""
+    links = CampaignRender.objects.filter(
+        campaign=campaign, recipient_id__in=[r.pk for r in recipients]
+    ).select_related("render")
+    return {link.recipient_id: link.render for link in links}
 
 
 def campaign_cost_estimate(*, campaign: Campaign, renders: int) -> dict[str, int]:
@@ -108,10 +176,7 @@ def campaign_results_csv(*, campaign: Campaign) -> Iterator[str]:
         )
         if not recipients:
             return
-        renders = {
-            r.recipient_id: r
-            for r in Render.objects.filter(campaign=campaign, recipient_id__in=[x.pk for x in recipients])
-        }
+        renders = recipient_renders(campaign=campaign, recipients=recipients)
         for recipient in recipients:
             render = renders.get(recipient.pk)
             status = render.status if render else "pending"

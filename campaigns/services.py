@@ -25,15 +25,16 @@ from django.db.models import Count
 from django.utils import timezone
 
 from campaigns import schedule
-from campaigns.models import Campaign, CampaignRun, Recipient, WebhookEvent
+from campaigns.models import Campaign, CampaignRender, CampaignRun, Integration, Recipient, WebhookEvent
 from campaigns.webhooks import webhook_event_emit
 from core.errors import ApplicationError, ConflictError
 from core.models import Brand, Workspace
+from core.queue import enqueue
+from core.services import brand_archive
 from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
-from render.queue import enqueue
 from render.services import ALREADY_FINISHED, render_cancel, render_request
+from templates.merge import variables_resolve
 from templates.models import TemplateVersion
-from templates.spec import variables_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,12 @@ EXTERNAL_ID_TOO_LONG = "At most 200 characters."
 NOT_A_RECIPIENT = "Each recipient must be an object."
 RECIPIENTS_REQUIRED = "Send `recipients` (a list) as JSON, or a CSV `file`."
 RECIPIENTS_REJECTED = "Some rows were rejected."
+NOT_AWAITING_APPROVAL = "Changes can be requested only while the campaign awaits approval."
+COMMENT_REQUIRED = "Say what should change."
+BRAND_IN_CAMPAIGN = (
+    "The campaign {name!r} ({status}) still uses this brand; cancel it or let it finish first."
+)
+BRAND_IN_INTEGRATION = "The {kind} integration {name!r} renders with this brand; delete it first."
 
 # Rows validated and inserted per database round trip during an import.
 IMPORT_BATCH = 1000
@@ -104,6 +111,20 @@ def campaign_create(
         schedule_timezone=schedule_timezone or ("UTC" if schedule_cron else ""),
         recurring=recurring,
     )
+
+
+def brand_delete(*, brand: Brand) -> None:
+    """Delete a brand nothing live uses (campaigns not yet finished, CRM integrations); refused with the
+    reason otherwise. Renders already made keep it (`core.services.brand_archive`)."""
+    live = Campaign.objects.filter(brand=brand, status__in=UNFINISHED).order_by("created_at").first()
+    if live is not None:
+        raise ConflictError(BRAND_IN_CAMPAIGN.format(name=live.name, status=live.get_status_display()))
+    integration = Integration.objects.filter(brand=brand).order_by("created_at").first()
+    if integration is not None:
+        raise ConflictError(
+            BRAND_IN_INTEGRATION.format(kind=integration.kind, name=integration.name or str(integration.pk))
+        )
+    brand_archive(brand=brand)
 
 
 # --- recipients -----------------------------------------------------------------------------------------------
@@ -257,7 +278,7 @@ def _csv_rows(file: IO[bytes], declared: dict[str, Any]) -> Iterator[_Row]:
             problems[f"columns.{name}"] = DUPLICATE_COLUMN
     if problems:
         raise ApplicationError(BAD_CSV if not header else next(iter(problems.values())), fields=problems)
-    # Rows count as a spreadsheet does: the header is row 1 (API_CONTRACT.md).
+    # Rows count as a spreadsheet does: the header is row 1 (docs/api.md).
     number = 1
     try:
         for cells in reader:
@@ -321,7 +342,7 @@ def campaign_samples(*, campaign: Campaign, count: int) -> Campaign:
             raise ConflictError(NO_RECIPIENTS)
         count = min(count, campaign.recipient_count)
         first = Recipient.objects.filter(campaign=campaign, position__lte=count).order_by("position")
-        rendered = set(Render.objects.filter(campaign=campaign).values_list("recipient_id", flat=True))
+        rendered = set(campaign.render_links.values_list("recipient_id", flat=True))
         for recipient in first:
             if recipient.pk not in rendered:
                 _render_for(campaign, recipient, Priority.INTERACTIVE)
@@ -341,10 +362,10 @@ def _render_for(campaign: Campaign, recipient: Recipient, priority: int) -> Rend
         brand=campaign.brand,
         variables=recipient.variables,
         external_id=recipient.external_id,
-        campaign=campaign,
-        recipient=recipient,
         priority=priority,
+        batch=True,
     )
+    CampaignRender.objects.create(render=render, campaign=campaign, recipient=recipient)
     return render
 
 
@@ -352,7 +373,7 @@ def _samples_check(campaign: Campaign) -> None:
     """Sampling → awaiting_approval once no sample is still rendering (caller holds the campaign lock)."""
     if campaign.status != Status.SAMPLING:
         return
-    if Render.objects.filter(campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).exists():
+    if Render.objects.filter(campaign_link__campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).exists():
         return
     if Campaign.objects.filter(pk=campaign.pk, status=Status.SAMPLING).update(
         status=Status.AWAITING_APPROVAL, updated_at=timezone.now()
@@ -369,7 +390,9 @@ def _samples_check(campaign: Campaign) -> None:
 def campaign_approve(*, campaign: Campaign, actor: str) -> Campaign:
     with transaction.atomic():
         campaign = _locked(campaign)
-        samples = Render.objects.filter(campaign=campaign, recipient__position__lte=campaign.sample_count)
+        samples = Render.objects.filter(
+            campaign_link__campaign=campaign, campaign_link__recipient__position__lte=campaign.sample_count
+        )
         if (
             campaign.status != Status.AWAITING_APPROVAL
             or campaign.sample_count == 0
@@ -380,6 +403,23 @@ def campaign_approve(*, campaign: Campaign, actor: str) -> Campaign:
         campaign.approved_by = actor[:200]
         campaign.approved_at = timezone.now()
         campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    return campaign
+
+
+def campaign_request_changes(*, campaign: Campaign, actor: str, comment: str) -> Campaign:
+    """The reviewer's other answer: back to draft, with who asked, when and what (kept in `status_reason`)
+    so the template or recipients can be fixed and samples requested again."""
+    comment = comment.strip()
+    if not comment:
+        raise ApplicationError(COMMENT_REQUIRED, fields={"comment": COMMENT_REQUIRED})
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status != Status.AWAITING_APPROVAL:
+            raise ConflictError(NOT_AWAITING_APPROVAL)
+        when = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
+        campaign.status = Status.DRAFT
+        campaign.status_reason = f"Changes requested by {actor} on {when}: {comment}"[:500]
+        campaign.save(update_fields=["status", "status_reason", "updated_at"])
     return campaign
 
 
@@ -450,7 +490,9 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         campaign.save(update_fields=["status", "updated_at"])
     # Outside the campaign lock: a finishing render holds its own row, then takes the campaign's (the
     # render_finished receiver); taking them in the other order here could deadlock.
-    for render in Render.objects.filter(campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).iterator():
+    for render in Render.objects.filter(
+        campaign_link__campaign=campaign, status__in=ACTIVE_RENDER_STATUSES
+    ).iterator():
         try:
             render_cancel(render=render)
         except ConflictError as exc:
@@ -466,7 +508,8 @@ def campaign_fanout(*, campaign_id: Any) -> int:
     """Start renders for the next chunk of recipients, within the workspace's in-flight cap. Returns how many.
 
     Holds the campaign row lock (one fan-out per campaign at a time) and the workspace row lock (the in-flight
-    count and the renders it admits are one atomic step across that workspace's campaigns: RELIABILITY R13).
+    count and the renders it admits are one atomic step across that workspace's campaigns:
+    docs/reliability.md R13).
     """
     from core.errors import PaymentRequiredError
 
@@ -485,7 +528,7 @@ def campaign_fanout(*, campaign_id: Any) -> int:
             return 0
         list(Workspace.objects.select_for_update().filter(pk=campaign.workspace_id).values_list("pk"))
         in_flight = Render.objects.filter(
-            workspace_id=campaign.workspace_id, campaign__isnull=False, status__in=ACTIVE_RENDER_STATUSES
+            workspace_id=campaign.workspace_id, campaign_link__isnull=False, status__in=ACTIVE_RENDER_STATUSES
         ).count()
         room = settings.REELSMITH_CAMPAIGN_MAX_IN_FLIGHT - in_flight
         if room <= 0:
@@ -496,7 +539,7 @@ def campaign_fanout(*, campaign_id: Any) -> int:
             ).order_by("position")[: min(room, settings.REELSMITH_CAMPAIGN_CHUNK)]
         )
         rendered = set(
-            Render.objects.filter(campaign=campaign, recipient_id__in=[r.pk for r in chunk]).values_list(
+            campaign.render_links.filter(recipient_id__in=[r.pk for r in chunk]).values_list(
                 "recipient_id", flat=True
             )
         )
@@ -505,7 +548,7 @@ def campaign_fanout(*, campaign_id: Any) -> int:
         for recipient in chunk:
             if recipient.pk not in rendered:
                 try:
-                    _render_for(campaign, recipient, Priority.CAMPAIGN)
+                    _render_for(campaign, recipient, Priority.BATCH)
                 except PaymentRequiredError as exc:
                     # Out of credits: stop here, keep the place, let a person top up and resume.
                     Campaign.objects.filter(pk=campaign.pk).update(
@@ -535,7 +578,7 @@ def _complete_check(campaign: Campaign) -> None:
         return
     if campaign.is_scheduled and not campaign.runs.exists():
         return
-    if Render.objects.filter(campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).exists():
+    if Render.objects.filter(campaign_link__campaign=campaign, status__in=ACTIVE_RENDER_STATUSES).exists():
         return
     now = timezone.now()
     if Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
@@ -543,7 +586,10 @@ def _complete_check(campaign: Campaign) -> None:
     ):
         campaign.status = Status.COMPLETED
         counts = dict(
-            Render.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("pk")).order_by()
+            Render.objects.filter(campaign_link__campaign=campaign)
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .order_by()
         )
         webhook_event_emit(
             workspace_id=campaign.workspace_id,
@@ -572,8 +618,8 @@ def campaign_render_finished(*, campaign_id: Any) -> None:
 
 
 def campaign_schedule_run(*, campaign: Campaign, now: datetime) -> CampaignRun | None:
-    """Start the run for the latest due slot, at most once per slot (UNIQUE(campaign, slot): RELIABILITY R6).
-    A run covers the recipients added since the previous run."""
+    """Start the run for the latest due slot, at most once per slot (UNIQUE(campaign, slot):
+    docs/reliability.md R6). A run covers the recipients added since the previous run."""
     if not campaign.is_scheduled or campaign.status != Status.RUNNING:
         return None
     if not campaign.recurring and campaign.runs.exists():

@@ -1,36 +1,33 @@
-"""Celery interfaces to the campaign and webhook services. Thin: take ids, call one service (acks_late +
-reject_on_worker_lost as render.tasks; every service here is safe to run twice)."""
+"""Celery interfaces to the campaign and webhook services. Thin: take ids, call one service (redelivered when a
+worker dies mid-task, `core.queue.task`; every service here is safe to run twice)."""
 
 from __future__ import annotations
 
-from celery import shared_task
-
 from campaigns import services, webhooks, writeback
+from core.queue import task
 
-TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
-
-@shared_task(name=services.TASK_FANOUT, queue="cpu", **TASK_OPTIONS)
+@task(services.TASK_FANOUT, queue="cpu")
 def fanout(campaign_id: str) -> None:
     services.campaign_fanout(campaign_id=campaign_id)
 
 
-@shared_task(name="campaigns.tick", queue="cpu", **TASK_OPTIONS)
+@task("campaigns.tick", queue="cpu")
 def tick() -> None:
     services.campaigns_tick()
 
 
-@shared_task(name=webhooks.TASK_DELIVER, queue="cpu", **TASK_OPTIONS)
+@task(webhooks.TASK_DELIVER, queue="cpu")
 def deliver(delivery_id: str) -> None:
     webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
 
 
-@shared_task(name="webhooks.dispatch_due", queue="cpu", **TASK_OPTIONS)
+@task("webhooks.dispatch_due", queue="cpu")
 def dispatch_due() -> None:
     webhooks.webhook_deliveries_dispatch_due()
 
 
-@shared_task(name=writeback.TASK_WRITEBACK, queue="cpu", **TASK_OPTIONS)
+@task(writeback.TASK_WRITEBACK, queue="cpu")
 def crm_writeback(render_id: str) -> None:
     writeback.writeback_run(render_id=render_id)
 

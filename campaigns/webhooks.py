@@ -1,4 +1,5 @@
-"""Outbound webhooks: endpoints, Standard Webhooks signing, the delivery table, retries (RELIABILITY R9).
+"""Outbound webhooks: endpoints, Standard Webhooks signing, the delivery table, retries
+(docs/reliability.md R9).
 
 Deliveries are rows inserted in the transaction that caused them (a render finishing, a campaign moving on)
 and sent after commit by `webhooks.deliver`. A failed attempt schedules the next one with exponential
@@ -30,7 +31,7 @@ from campaigns import outbound
 from campaigns.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, WorkspaceCallbackSecret
 from core.errors import ApplicationError
 from core.models import Workspace
-from render.queue import enqueue
+from core.queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ UNKNOWN_EVENT = "Unknown event; choose from: " + ", ".join(WebhookEvent.values)
 NO_EVENTS = "Choose at least one event."
 ENDPOINT_DISABLED = "This endpoint is disabled."
 GONE = "The receiver answered 410 Gone; the endpoint was disabled."
+DISABLED_BY_HAND = "Disabled by a member of the workspace."
 # A delivery being sent is hidden from the due-sweep for this long (seconds): longer than one attempt's timeout.
 CLAIM_SECONDS = 120
 
@@ -70,6 +72,23 @@ def webhook_endpoint_create(*, workspace: Workspace, url: str, events: list[str]
     return WebhookEndpoint.objects.create(
         workspace=workspace, url=url, events=sorted(set(events)), secret=secret_generate()
     )
+
+
+def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool) -> WebhookEndpoint:
+    """Switch an endpoint on (clearing why it was off) or off by hand; deliveries due meanwhile fail."""
+    if enabled:
+        endpoint.disabled_at = None
+        endpoint.disabled_reason = ""
+    elif endpoint.disabled_at is None:
+        endpoint.disabled_at = timezone.now()
+        endpoint.disabled_reason = DISABLED_BY_HAND
+    endpoint.save(update_fields=["disabled_at", "disabled_reason"])
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint and its delivery log; nothing more is sent to it."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
 
 
 def _url_validate(url: str, *, field: str) -> None:

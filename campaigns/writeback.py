@@ -20,8 +20,8 @@ from django.db.models import F
 
 from campaigns import outbound
 from campaigns.models import Integration, IntegrationRender
+from core.queue import enqueue
 from render.models import RenderStatus
-from render.queue import enqueue
 from render.selectors import render_urls
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Checks a brand upload before anything else reads it (RELIABILITY R14).
+"""Checks a brand upload before anything else reads it (docs/reliability.md R14).
 
 Each kind has a type allowlist, a byte cap, and a parse: a logo must decode as PNG or JPEG within a pixel
 cap, a font must load as TrueType/OpenType, music must demux as an allowed audio format within a length cap.

@@ -19,12 +19,16 @@ class Workspace(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        """Owners manage members, API keys and billing; editors do the marketing work (approval included);
+        viewers read. Ranked in that order (`core.selectors.role_allows`)."""
+
         OWNER = "owner"
-        MEMBER = "member"
+        EDITOR = "editor"
+        VIEWER = "viewer"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -63,6 +67,8 @@ class Brand(models.Model):
     color_text = models.CharField(max_length=7)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Deleted brands are hidden, not removed: renders and finished campaigns keep pointing at them.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

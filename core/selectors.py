@@ -11,9 +11,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFoundError
-from core.models import ApiKey, Brand, Workspace
+from core.models import ApiKey, Brand, Membership, Workspace
 
 API_KEY_PREFIX = "rsk_"
+# Lowest to highest: a role may do what every role before it may.
+ROLE_RANK = (Membership.Role.VIEWER, Membership.Role.EDITOR, Membership.Role.OWNER)
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -60,7 +62,7 @@ def parse_id(value: Any) -> uuid.UUID:
 
 
 def brand_list(*, workspace: Workspace) -> QuerySet[Brand]:
-    return Brand.objects.filter(workspace=workspace).order_by("-created_at")
+    return Brand.objects.filter(workspace=workspace, deleted_at__isnull=True).order_by("-created_at")
 
 
 def brand_get_for_workspace(*, workspace: Workspace, brand_id: Any) -> Brand:
@@ -68,3 +70,47 @@ def brand_get_for_workspace(*, workspace: Workspace, brand_id: Any) -> Brand:
     if brand is None:
         raise NotFoundError()
     return brand
+
+
+def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def api_key_get_for_workspace(*, workspace: Workspace, api_key_id: Any) -> ApiKey:
+    api_key = api_key_list(workspace=workspace).filter(pk=parse_id(api_key_id)).first()
+    if api_key is None:
+        raise NotFoundError()
+    return api_key
+
+
+def role_allows(*, role: str, needed: str) -> bool:
+    """Whether a member with `role` may do what `needed` may (owner > editor > viewer)."""
+    if role not in ROLE_RANK or needed not in ROLE_RANK:
+        return False
+    return ROLE_RANK.index(Membership.Role(role)) >= ROLE_RANK.index(Membership.Role(needed))
+
+
+def membership_for_user(*, user: Any, workspace_id: Any = None) -> Membership | None:
+    """The signed-in user's membership: in the workspace asked for, else their first (oldest) one."""
+    memberships = Membership.objects.filter(user=user).select_related("workspace", "user")
+    if workspace_id:
+        try:
+            return memberships.filter(workspace_id=uuid.UUID(str(workspace_id))).first()
+        except ValueError:
+            return None
+    return memberships.order_by("created_at").first()
+
+
+def member_list(*, workspace: Workspace) -> QuerySet[Membership]:
+    return Membership.objects.filter(workspace=workspace).select_related("user").order_by("created_at")
+
+
+def member_get_for_workspace(*, workspace: Workspace, member_id: Any) -> Membership:
+    try:
+        pk = int(str(member_id))
+    except ValueError:
+        raise NotFoundError() from None
+    member = member_list(workspace=workspace).filter(pk=pk).first()
+    if member is None:
+        raise NotFoundError()
+    return member

@@ -7,13 +7,21 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from core.assets import CheckedAsset, asset_check
-from core.models import ApiKey, Brand, BrandAsset, Workspace
+from core.errors import ApplicationError, ConflictError
+from core.models import ApiKey, Brand, BrandAsset, Membership, Workspace
 from core.selectors import API_KEY_PREFIX, api_key_hash
 from core.storage import get_storage
+
+ALREADY_A_MEMBER = "This person is already a member of this workspace."
+LAST_OWNER = "A workspace keeps at least one owner; make someone else owner first."
+UNKNOWN_ROLE = "Choose owner, editor or viewer."
 
 
 def workspace_get_or_create(*, name: str) -> Workspace:
@@ -43,6 +51,21 @@ def brand_create(*, workspace: Workspace, name: str, colors: dict[str, str]) -> 
         color_secondary=colors["secondary"].upper(),
         color_text=colors["text"].upper(),
     )
+
+
+def brand_update(*, brand: Brand, name: str, colors: dict[str, str]) -> Brand:
+    brand.name = name
+    brand.color_primary = colors["primary"].upper()
+    brand.color_secondary = colors["secondary"].upper()
+    brand.color_text = colors["text"].upper()
+    brand.save(update_fields=["name", "color_primary", "color_secondary", "color_text", "updated_at"])
+    return brand
+
+
+def brand_archive(*, brand: Brand) -> None:
+    """Hide a brand from every list and lookup. Callers check first that nothing live still uses it
+    (`campaigns.services.brand_delete`); renders already made keep pointing at it."""
+    Brand.objects.filter(pk=brand.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
 
 
 @dataclass(frozen=True)
@@ -79,3 +102,50 @@ def brand_asset_upload(*, brand: Brand, kind: str, data: bytes, original_name: s
         original_name=original_name[:255],
         details=stored.checked.details,
     )
+
+
+def _role_check(role: str) -> None:
+    if role not in Membership.Role.values:
+        raise ApplicationError(UNKNOWN_ROLE, fields={"role": UNKNOWN_ROLE})
+
+
+@transaction.atomic
+def member_invite(*, workspace: Workspace, email: str, role: str) -> Membership:
+    """Add a person by email (their user is made if new, without a usable password: they set one through
+    a password-reset link). Signing in is by email, so the username is the email."""
+    _role_check(role)
+    email = email.strip().lower()
+    user_model = get_user_model()
+    # Any: the project's user model (get_user_model) as the ORM sees it.
+    user: Any = user_model.objects.filter(username=email).first()
+    if user is None:
+        user = user_model.objects.create_user(username=email, email=email, password=None)
+    if Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ConflictError(ALREADY_A_MEMBER, fields={"email": ALREADY_A_MEMBER})
+    return Membership.objects.create(workspace=workspace, user=user, role=role)
+
+
+def _owners_left(member: Membership) -> int:
+    return (
+        Membership.objects.select_for_update()
+        .filter(workspace_id=member.workspace_id, role=Membership.Role.OWNER)
+        .exclude(pk=member.pk)
+        .count()
+    )
+
+
+@transaction.atomic
+def member_role_change(*, member: Membership, role: str) -> Membership:
+    _role_check(role)
+    if member.role == Membership.Role.OWNER and role != Membership.Role.OWNER and not _owners_left(member):
+        raise ConflictError(LAST_OWNER, fields={"role": LAST_OWNER})
+    Membership.objects.filter(pk=member.pk).update(role=role)
+    member.role = role
+    return member
+
+
+@transaction.atomic
+def member_remove(*, member: Membership) -> None:
+    if member.role == Membership.Role.OWNER and not _owners_left(member):
+        raise ConflictError(LAST_OWNER)
+    Membership.objects.filter(pk=member.pk).delete()

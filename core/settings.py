@@ -84,16 +84,21 @@ INSTALLED_APPS = [
     "templates.apps.AdTemplatesConfig",
     "campaigns",
     "render",
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's styles) in every mode, before anything else reads the request (WhiteNoise's
+    # documented place: right after SecurityMiddleware).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -146,7 +151,23 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Static files are served by WhiteNoise (middleware above). The API image runs collectstatic when it is built
+# and sets DJANGO_STATIC_MANIFEST (infra/docker/api.Dockerfile): hashed, compressed copies from STATIC_ROOT,
+# cacheable forever. Anywhere collectstatic has not run (embedded mode, tests, a checkout) the manifest storage
+# would raise on every {% static %} with DEBUG off, so those keep plain names and WhiteNoise serves the files
+# straight from the apps (its finders), DEBUG or not; STATIC_ROOT is then unset, as there is nothing to read
+# there (WhiteNoise warns about a folder that does not exist).
+STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", default=False) and not DEBUG
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))) if STATIC_MANIFEST else None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Absolute base for URLs handed to clients in embedded mode (served media). Service mode hands out presigned S3 URLs.
@@ -155,6 +176,24 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 # Uploads: brand assets are capped by core.assets; Django's own cap must sit above the largest (music, 20 MiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Dashboard (people signed in with a session) ------------------------------------------------------------
+
+# Password-reset and invitation mail. Embedded mode prints it on the console unless told otherwise; set
+# EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend and EMAIL_FILE_PATH to keep it in files.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if EMBEDDED
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Reelsmith <noreply@localhost>")
 
 # --- Security (production) ----------------------------------------------------------------------------------
 
@@ -220,8 +259,9 @@ CELERY_TASK_ROUTES = {"render.generate": {"queue": "gpu"}}
 # The longest task (a GPU batch, or composing a long ad) is killed at this hard limit (seconds) ...
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
-# ... and Redis must not redeliver an unacked task while it may still legitimately run (RELIABILITY R5):
-# the visibility timeout sits above the hard limit, with margin for the worker's own shutdown.
+# ... and Redis must not redeliver an unacked task while it may still legitimately run
+# (docs/reliability.md R5): the visibility timeout sits above the hard limit, with margin for the worker's
+# own shutdown.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5 * 60),
     # Priorities 0..9 on Redis (kombu emulates them with one list per step); API renders jump campaign batches.
@@ -244,7 +284,7 @@ AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL")
 AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
 # boto3 >= 1.36 sends CRC checksums on every upload by default; some S3-compatible servers reject them
-# (RELIABILITY R15). `when_supported` (boto3's default) or `when_required`.
+# (docs/reliability.md R15). `when_supported` (boto3's default) or `when_required`.
 AWS_S3_CHECKSUM = env_str("AWS_S3_CHECKSUM", "when_supported")
 if AWS_S3_CHECKSUM not in {"when_supported", "when_required"}:
     raise ImproperlyConfigured("AWS_S3_CHECKSUM must be when_supported or when_required")
@@ -258,7 +298,8 @@ REELSMITH_DEFAULT_MODEL = env_str("REELSMITH_DEFAULT_MODEL", "tiny-sd")
 REELSMITH_DEFAULT_VIDEO_MODEL = env_str("REELSMITH_DEFAULT_VIDEO_MODEL", "tiny-wan")
 # A render that has not moved for this long (seconds) is handed back to its queue by the reconciler.
 REELSMITH_RENDER_LEASE_SECONDS = env_int("REELSMITH_RENDER_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
-# A render or generation task that starts this many times without finishing is a poison job (RELIABILITY R3).
+# A render or generation task that starts this many times without finishing is a poison job
+# (docs/reliability.md R3).
 REELSMITH_MAX_ATTEMPTS = 3
 REELSMITH_X264_PRESET = env_str("REELSMITH_X264_PRESET", "veryfast")
 # Outbound calls (callback URLs, CRM assets) may reach private addresses only when this is on (tests, dev).

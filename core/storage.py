@@ -1,7 +1,7 @@
 """Where outputs and assets live: local disk (embedded mode) or S3 through boto3 (service mode).
 
 Every boto3 call in Reelsmith is in this file. Keys are deterministic (a render's video key is derived from
-its id), so a task that runs twice overwrites the same object instead of leaving two (RELIABILITY R2).
+its id), so a task that runs twice overwrites the same object instead of leaving two (docs/reliability.md R2).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class S3Storage:
     def put_file(self, key: str, path: Path, *, content_type: str) -> None:
         extra: dict[str, str] = {"ContentType": content_type}
         if self.checksum == "when_supported":
-            # The server verifies each part and the whole object against SHA-256 (RELIABILITY R15).
+            # The server verifies each part and the whole object against SHA-256 (docs/reliability.md R15).
             extra["ChecksumAlgorithm"] = "SHA256"
         # On failure s3transfer aborts the multipart upload it started, so no orphaned parts are billed.
         self.client.upload_file(str(path), self.bucket, _safe_key(key), ExtraArgs=extra, Config=self.transfer)

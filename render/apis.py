@@ -38,6 +38,14 @@ class RenderFormatOutputSerializer(serializers.Serializer):
     captions_url = serializers.CharField(allow_null=True)
 
 
+class _GroupIdField(serializers.UUIDField):
+    """The id of the group a render belongs to (its campaign), annotated by the app that grouped it
+    (render.selectors.render_group_register); null on a render read without that annotation."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        return getattr(instance, str(self.source), None)
+
+
 class RenderOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=RenderStatus.choices)
@@ -52,7 +60,7 @@ class RenderOutputSerializer(serializers.Serializer):
     template = serializers.UUIDField(source="template_version.template_id")
     version = serializers.IntegerField(source="template_version.version")
     brand = serializers.UUIDField(source="brand_id")
-    campaign = serializers.UUIDField(source="campaign_id", allow_null=True)
+    campaign = _GroupIdField(source="campaign_id", allow_null=True)
     external_id = serializers.CharField()
     variables = serializers.JSONField()
     outputs = serializers.SerializerMethodField()
@@ -117,8 +125,8 @@ class RendersApi(APIView):
         renders = render_list(
             workspace=request_workspace(request),
             status=filters.validated_data.get("status"),
-            campaign_id=filters.validated_data.get("campaign"),
             external_id=filters.validated_data.get("external_id"),
+            groups={"campaign": filters.validated_data.get("campaign")},
         )
         paginator = CursorPagination()
         page = paginator.paginate_queryset(renders, request, view=self)

@@ -10,7 +10,6 @@ import uuid
 
 from django.db import models
 
-from campaigns.models import Campaign, Recipient
 from core.models import Brand, Workspace
 from templates.models import TemplateVersion
 
@@ -35,10 +34,10 @@ ACTIVE_RENDER_STATUSES = (
 
 
 class Priority(models.IntegerChoices):
-    """Lower runs first (Redis/kombu priority order). Single API renders go ahead of campaign batches."""
+    """Lower runs first (Redis/kombu priority order). Single API renders go ahead of batches."""
 
     INTERACTIVE = 0
-    CAMPAIGN = 6
+    BATCH = 6
 
 
 class Render(models.Model):
@@ -46,15 +45,12 @@ class Render(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="renders")
     template_version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="renders")
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="renders")
-    campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="renders"
-    )
-    recipient = models.ForeignKey(
-        Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="renders"
-    )
     variables = models.JSONField()  # every declared variable's final value (defaults applied)
     status = models.CharField(max_length=16, choices=RenderStatus.choices, default=RenderStatus.QUEUED)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.INTERACTIVE)
+    # Requested for a batch (a campaign's recipients), not by a caller waiting on this one render: the
+    # plan's in-flight limit counts only the others (batches have their own cap, docs/billing.md).
+    batch = models.BooleanField(default=False)
     # Starts of the current stage's task; a stage that starts more than REELSMITH_MAX_ATTEMPTS times is poison.
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -81,11 +77,6 @@ class Render(models.Model):
                 fields=["workspace", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
                 name="render_idempotency_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["campaign", "recipient"],
-                condition=models.Q(recipient__isnull=False),
-                name="render_one_per_recipient",
             ),
         ]
         indexes = [

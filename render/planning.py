@@ -35,7 +35,8 @@ from render.compose.plan import (
     VideoBackground,
 )
 from render.engine.registry import model_spec
-from templates.spec import layer_box, merge, merge_fields, spec_formats
+from templates.merge import merge, merge_fields
+from templates.spec import layer_box, spec_formats
 
 # A variant's strength when the spec gives a base but no strength: 0.35, the figure the example uses
 # (enough to repaint a name or a product into a shared scene while keeping its composition).

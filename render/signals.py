@@ -3,7 +3,7 @@
 `render_finished` is sent inside the transaction that moves a render to a final state (succeeded, failed,
 canceled), once per render: the conditional update that finishes a render succeeds exactly once. Receivers
 write their own rows in that same transaction (a ledger entry, a webhook delivery) and enqueue work with
-`on_commit`, so a finished render and its consequences commit together or not at all (RELIABILITY R2).
+`on_commit`, so a finished render and its consequences commit together or not at all (docs/reliability.md R2).
 """
 
 from __future__ import annotations

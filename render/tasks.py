@@ -1,27 +1,24 @@
 """Celery interfaces to render.services. Thin: take ids, call one service.
 
-acks_late + reject_on_worker_lost: a task whose worker is SIGKILLed is redelivered, not lost (RELIABILITY R1;
-acks_late alone loses it, celery#1628). The services make a second run harmless.
+Redelivered when a worker dies mid-task (`core.queue.task`); the services make a second run harmless.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
 from celery.signals import worker_process_init
 
+from core.queue import task
 from render import services
 
-TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
-
-@shared_task(name=services.TASK_PLAN, queue="cpu", **TASK_OPTIONS)
+@task(services.TASK_PLAN, queue="cpu")
 def plan(render_id: str) -> None:
     services.render_plan(render_id=render_id)
 
 
-@shared_task(name=services.TASK_GENERATE, queue="gpu", **TASK_OPTIONS)
+@task(services.TASK_GENERATE, queue="gpu")
 def generate(shape_key: str) -> None:
     from render.engine.config import engine_settings
 
@@ -31,12 +28,12 @@ def generate(shape_key: str) -> None:
     services.generation_drain(shape_key=shape_key, max_batch=engine.max_batch, max_wait_ms=engine.max_wait_ms)
 
 
-@shared_task(name=services.TASK_COMPOSE, queue="cpu", **TASK_OPTIONS)
+@task(services.TASK_COMPOSE, queue="cpu")
 def compose(render_id: str) -> None:
     services.render_compose(render_id=render_id)
 
 
-@shared_task(name="render.reconcile", queue="cpu", **TASK_OPTIONS)
+@task("render.reconcile", queue="cpu")
 def reconcile() -> None:
     services.render_reconcile()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from core.errors import ApplicationError, NotFoundError
 from core.models import Workspace
@@ -23,6 +23,18 @@ def template_get_for_workspace(*, workspace: Workspace, template_id: Any) -> AdT
     if template is None:
         raise NotFoundError()
     return template
+
+
+def template_version_list(*, template: AdTemplate) -> QuerySet[TemplateVersion]:
+    return TemplateVersion.objects.filter(template=template).order_by("-version")
+
+
+def template_latest_versions(*, templates: list[AdTemplate]) -> dict[Any, TemplateVersion]:
+    """Each template's latest version, for a page of templates in one query."""
+    versions = TemplateVersion.objects.filter(
+        template__in=[t.pk for t in templates], version=F("template__latest_version")
+    )
+    return {version.template_id: version for version in versions}
 
 
 def template_version_get(

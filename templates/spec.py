@@ -1,66 +1,81 @@
-"""Template spec v1: validation with errors that name the path, and merge-field resolution.
+"""Template spec v1 validation, with errors that name the path.
 
 `spec_validate` returns the normalised spec (defaults filled in) or raises `ApplicationError` whose `fields`
 maps paths such as `spec.scenes[1].duration` to messages. Every `{{name}}` used in a text or a prompt must be
-declared in `variables`. Values are substituted as plain text in one pass: a value is never re-expanded, so
-`{{company}}` typed by a recipient stays those eleven characters.
+declared in `variables`. The words and limits checked here are the spec's own (`adspec`), the ones the
+compositor checks its plans against; filling in a recipient's values is `templates/merge.py`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection
 from collections.abc import Set as AbstractSet
 from typing import Any, TypeGuard
 
 from django.conf import settings
 
+from adspec.catalog import CATALOG, WAN_FRAME_MULTIPLE, model_names, video_model_names
+from adspec.limits import (
+    BOX_SLACK,
+    DEFAULT_FPS,
+    DEFAULT_MAX_LENGTH,
+    MAX_AUDIO_FADE_SECONDS,
+    MAX_CLIP_LENGTH_FACTOR,
+    MAX_DECORATION,
+    MAX_FORMATS,
+    MAX_FPS,
+    MAX_FRAME_SIDE,
+    MAX_GUIDANCE,
+    MAX_LAYERS,
+    MAX_MAX_LENGTH,
+    MAX_PROMPT,
+    MAX_RADIUS,
+    MAX_SCENE_SECONDS,
+    MAX_SCENES,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_STRENGTH,
+    MAX_TEXT,
+    MAX_TOTAL_SECONDS,
+    MAX_TRANSITION_SECONDS,
+    MAX_VARIABLES,
+    MAX_VOLUME,
+    MIN_FRAME_SIDE,
+    MIN_SCENE_SECONDS,
+    MIN_STRENGTH,
+)
+from adspec.vocabulary import (
+    ALIGNS,
+    ANIMATIONS,
+    BACKGROUND_KINDS,
+    BRAND_COLORS,
+    BRAND_IMAGES,
+    FORMAT_NAME,
+    GRADIENT_ANGLES,
+    HEX_COLOR,
+    LAYER_TYPES,
+    MERGE_FIELD,
+    MOTIONS,
+    TEXT_STYLES,
+    TRANSITIONS,
+    VARIABLE_NAME,
+)
 from core.errors import ApplicationError
-from render.engine.registry import WAN_FRAME_MULTIPLE, model_names, model_spec
-
-MERGE_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-BRAND_COLORS = ("brand.primary", "brand.secondary", "brand.text")
-MOTIONS = ("none", "zoom_in", "zoom_out", "pan_left", "pan_right")
-ALIGNS = ("left", "center", "right")
-TRANSITIONS = ("fade", "slide", "wipe", "none")
-TEXT_STYLES = ("headline", "body", "cta")
-ANIMATIONS = ("none", "fade", "slide_up", "pop")
-GRADIENT_ANGLES = (0, 90, 180, 270)
-# Uploaded brand pictures a background or image layer may show: the brand's logo or its `image` asset.
-BRAND_IMAGES = ("brand.logo", "brand.image")
-# Outline width, shadow offset, pill padding: fractions of the frame height, at most 1/20 (96 px on
-# 1920; compose.MAX_DECORATION_FRACTION). Fractions, so one template looks alike in every format.
-MAX_DECORATION = 0.05
-MAX_AUDIO_FADE_SECONDS = 10.0  # longer than most ads' halves; each fade is capped at half the ad anyway
-
-# Limits. Frames up to 4K on either side; 60 fps is the most any ad platform takes (Meta, TikTok).
-MIN_SIDE, MAX_SIDE, MAX_FPS = 64, 3840, 60
-# An ad is at most 3 minutes (YouTube's non-skippable cap is far below); scenes 0.1 s (3 frames at 30 fps) to 60 s.
-MIN_SCENE_SECONDS, MAX_SCENE_SECONDS, MAX_TOTAL_SECONDS = 0.1, 60.0, 180.0
-MAX_SCENES, MAX_LAYERS, MAX_VARIABLES = 50, 20, 50
-MAX_TEXT, MAX_PROMPT, DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH = 500, 1000, 200, 1000
-MAX_SEED = 2**32 - 1  # torch.Generator.manual_seed takes 64 bits; 32 keeps seeds portable across engines
-MAX_TRANSITION_SECONDS = 2.0
-# 9:16, 1:1, 16:9 and 4:5: the four shapes ad platforms take (Meta, TikTok, YouTube, LinkedIn).
-MAX_FORMATS = 4
-FORMAT_NAME = re.compile(r"^[0-9A-Za-z:._-]{1,16}$")
-DEFAULT_FPS = 30  # a format without fps (and no v1 `format` to take it from): the social-video norm
 
 REQUIRED = "This field is required."
 UNKNOWN_KEY = "Unknown key."
 NO_SUCH_TRACK = "Must be the id of a music track uploaded to this template (POST templates/{id}/assets/)."
 UNDECLARED = "Uses {{{{{name}}}}}, which is not declared in variables."
-NOT_A_COLOR = "Must be #RRGGBB or one of brand.primary, brand.secondary, brand.text."
+NOT_A_COLOR = f"Must be #RRGGBB or one of {', '.join(BRAND_COLORS)}."
 SPEC_INVALID = "The template spec is invalid."
 VIDEO_NEEDS_VIDEO_MODEL = "With video: true, the model must be a video model: {models}."
 VIDEO_MODEL_NEEDS_VIDEO = '{model} makes clips: add "video": true, or name a picture model.'
-VARIABLES_INVALID = "The variables are invalid."
 
 
-class _Errors:
+class FieldErrors:
+    """Messages per field path, as `ApplicationError(fields=...)` reports them."""
+
     def __init__(self) -> None:
         self.fields: dict[str, list[str]] = {}
 
@@ -76,20 +91,27 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_keys(obj: dict[str, Any], allowed: set[str], path: str, errors: _Errors) -> None:
+def _one_of(words: tuple[str, ...]) -> str:
+    """`a, b, c or d`: the words of a vocabulary as an error message lists them."""
+    return f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _check_keys(obj: dict[str, Any], allowed: set[str], path: str, errors: FieldErrors) -> None:
     for key in obj:
         if key not in allowed:
             errors.add(f"{path}.{key}", UNKNOWN_KEY)
 
 
-def _dict(value: Any, path: str, errors: _Errors) -> dict[str, Any] | None:
+def _dict(value: Any, path: str, errors: FieldErrors) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         errors.add(path, "Must be an object.")
         return None
     return value
 
 
-def _number(obj: dict[str, Any], key: str, path: str, errors: _Errors, lo: float, hi: float) -> float | None:
+def _number(
+    obj: dict[str, Any], key: str, path: str, errors: FieldErrors, lo: float, hi: float
+) -> float | None:
     value = obj.get(key)
     if not _is_number(value) or not lo <= value <= hi:
         errors.add(f"{path}.{key}", f"Must be a number from {lo:g} to {hi:g}.")
@@ -97,20 +119,20 @@ def _number(obj: dict[str, Any], key: str, path: str, errors: _Errors, lo: float
     return float(value)
 
 
-def _color(value: Any, path: str, errors: _Errors) -> None:
-    if not isinstance(value, str) or not (HEX_COLOR.match(value) or value in BRAND_COLORS):
+def _color(value: Any, path: str, errors: FieldErrors) -> None:
+    if not isinstance(value, str) or not (HEX_COLOR.fullmatch(value) or value in BRAND_COLORS):
         errors.add(path, NOT_A_COLOR)
 
 
-def _box(value: Any, path: str, errors: _Errors) -> None:
+def _box(value: Any, path: str, errors: FieldErrors) -> None:
     if (
         not isinstance(value, list)
         or len(value) != 4
         or not all(_is_number(v) and 0 <= v <= 1 for v in value)
         or value[2] <= 0
         or value[3] <= 0
-        or value[0] + value[2] > 1 + 1e-9
-        or value[1] + value[3] > 1 + 1e-9
+        or value[0] + value[2] > 1 + BOX_SLACK
+        or value[1] + value[3] > 1 + BOX_SLACK
     ):
         errors.add(
             path, "Must be [x, y, w, h], fractions of the frame, with w, h > 0 and the box inside the frame."
@@ -118,7 +140,7 @@ def _box(value: Any, path: str, errors: _Errors) -> None:
 
 
 def _text(
-    obj: dict[str, Any], key: str, path: str, errors: _Errors, limit: int, used: dict[str, str]
+    obj: dict[str, Any], key: str, path: str, errors: FieldErrors, limit: int, used: dict[str, str]
 ) -> None:
     value = obj.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
@@ -128,19 +150,21 @@ def _text(
         used.setdefault(name, f"{path}.{key}")
 
 
-def _validate_frame(fmt: dict[str, Any], path: str, errors: _Errors, *, fps_required: bool) -> None:
+def _validate_frame(fmt: dict[str, Any], path: str, errors: FieldErrors, *, fps_required: bool) -> None:
     for side in ("width", "height"):
         value = fmt.get(side)
         # H.264 with yuv420p needs even dimensions.
-        if not _is_int(value) or not MIN_SIDE <= value <= MAX_SIDE or value % 2:
-            errors.add(f"{path}.{side}", f"Must be an even integer from {MIN_SIDE} to {MAX_SIDE}.")
+        if not _is_int(value) or not MIN_FRAME_SIDE <= value <= MAX_FRAME_SIDE or value % 2:
+            errors.add(
+                f"{path}.{side}", f"Must be an even integer from {MIN_FRAME_SIDE} to {MAX_FRAME_SIDE}."
+            )
     if fps_required or "fps" in fmt:
         fps = fmt.get("fps")
         if not _is_int(fps) or not 1 <= fps <= MAX_FPS:
             errors.add(f"{path}.fps", f"Must be an integer from 1 to {MAX_FPS}.")
 
 
-def _validate_format(spec: dict[str, Any], errors: _Errors) -> set[str]:
+def _validate_format(spec: dict[str, Any], errors: FieldErrors) -> set[str]:
     """`format` (v1, one output) and/or `formats` (one output each, the first is the render's main
     video); returns the names `boxes` may use."""
     if "format" not in spec and "formats" not in spec:
@@ -197,7 +221,7 @@ def layer_box(layer: dict[str, Any], format_name: str) -> list[float]:
     return list(layer.get("boxes", {}).get(format_name, layer["box"]))
 
 
-def _validate_variables(spec: dict[str, Any], errors: _Errors) -> dict[str, dict[str, Any]]:
+def _validate_variables(spec: dict[str, Any], errors: FieldErrors) -> dict[str, dict[str, Any]]:
     raw = spec.get("variables", {})
     declared: dict[str, dict[str, Any]] = {}
     if not isinstance(raw, dict):
@@ -240,14 +264,14 @@ def _validate_variables(spec: dict[str, Any], errors: _Errors) -> dict[str, dict
     return declared
 
 
-def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str, str]) -> None:
+def _validate_background(value: Any, path: str, errors: FieldErrors, used: dict[str, str]) -> None:
     background = _dict(value, path, errors)
     if background is None:
         return
     _check_keys(background, {"generate", "color", "gradient", "image", "motion"}, path, errors)
-    kinds = [k for k in ("generate", "color", "gradient", "image") if k in background]
+    kinds = [k for k in BACKGROUND_KINDS if k in background]
     if len(kinds) != 1:
-        errors.add(path, "Must have exactly one of generate, color, gradient or image.")
+        errors.add(path, f"Must have exactly one of {_one_of(BACKGROUND_KINDS)}.")
         return
     if "color" in background:
         _color(background["color"], f"{path}.color", errors)
@@ -269,7 +293,7 @@ def _validate_background(value: Any, path: str, errors: _Errors, used: dict[str,
         errors.add(f"{path}.motion", f"Must be one of {', '.join(MOTIONS)}.")
 
 
-def _validate_generate(value: Any, gpath: str, errors: _Errors, used: dict[str, str]) -> None:
+def _validate_generate(value: Any, gpath: str, errors: FieldErrors, used: dict[str, str]) -> None:
     """`generate`: a picture from an image model, an img2img variant (`base`, `strength`), or with
     `"video": true` a short clip from a video model (`frames`)."""
     gen = _dict(value, gpath, errors)
@@ -294,10 +318,10 @@ def _validate_generate(value: Any, gpath: str, errors: _Errors, used: dict[str, 
         errors.add(f"{gpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
     if "model" in gen and gen["model"] not in model_names():
         errors.add(f"{gpath}.model", f"Must be one of {', '.join(model_names())}.")
-    if "steps" in gen and (not _is_int(gen["steps"]) or not 1 <= gen["steps"] <= 100):
-        errors.add(f"{gpath}.steps", "Must be an integer from 1 to 100.")
+    if "steps" in gen and (not _is_int(gen["steps"]) or not 1 <= gen["steps"] <= MAX_STEPS):
+        errors.add(f"{gpath}.steps", f"Must be an integer from 1 to {MAX_STEPS}.")
     if "guidance" in gen:
-        _number(gen, "guidance", gpath, errors, 0.0, 30.0)
+        _number(gen, "guidance", gpath, errors, 0.0, MAX_GUIDANCE)
     video = gen.get("video", False)
     if not isinstance(video, bool):
         errors.add(f"{gpath}.video", "Must be true or false.")
@@ -305,7 +329,7 @@ def _validate_generate(value: Any, gpath: str, errors: _Errors, used: dict[str, 
     if video:
         _validate_clip(gen, gpath, errors)
         return
-    if gen.get("model") in model_names() and model_spec(gen["model"]).kind == "video":
+    if gen.get("model") in CATALOG and CATALOG[gen["model"]].kind == "video":
         errors.add(f"{gpath}.model", VIDEO_MODEL_NEEDS_VIDEO.format(model=gen["model"]))
     if "frames" in gen:
         errors.add(f"{gpath}.frames", "Only allowed with video: true.")
@@ -324,31 +348,30 @@ def _validate_generate(value: Any, gpath: str, errors: _Errors, used: dict[str, 
             if not _is_int(base_seed) or not 0 <= base_seed <= MAX_SEED:
                 errors.add(f"{bpath}.seed", f"Must be an integer from 0 to {MAX_SEED}.")
         if "strength" in gen:
-            _number(gen, "strength", gpath, errors, 0.05, 1.0)
+            _number(gen, "strength", gpath, errors, MIN_STRENGTH, MAX_STRENGTH)
     elif "strength" in gen:
         errors.add(f"{gpath}.strength", "Only allowed with base.")
 
 
-def _validate_clip(gen: dict[str, Any], gpath: str, errors: _Errors) -> None:
+def _validate_clip(gen: dict[str, Any], gpath: str, errors: FieldErrors) -> None:
     """`"video": true`: a clip from a video model (the named one, else REELSMITH_DEFAULT_VIDEO_MODEL), of
     `frames` frames (default: the model's own length). No img2img: video models take no init picture."""
     for key in ("base", "strength"):
         if key in gen:
             errors.add(f"{gpath}.{key}", "Not allowed with video: true (a clip is never a variant).")
     name = gen.get("model") or settings.REELSMITH_DEFAULT_VIDEO_MODEL
-    if name not in model_names():
+    model = CATALOG.get(name)
+    if model is None:
         return  # a bad `model` is reported above; a bad default is the server's (the settings check)
-    model = model_spec(name)
     if model.kind != "video" or model.num_frames is None:
         where = f"{gpath}.model" if "model" in gen else gpath
         errors.add(where, VIDEO_NEEDS_VIDEO_MODEL.format(models=", ".join(video_model_names())))
         return
     if "frames" not in gen:
         return
-    # At most twice the length the model was trained on (Wan 2.1: 81 frames, its model card); past that a
-    # clip drifts and repeats, and attention over all frames grows with the square of their number. A design
-    # bound. The count is 1 + 4k: Wan's VAE packs 4 frames per latent frame after the first.
-    most = model.num_frames * 2
+    # At most MAX_CLIP_LENGTH_FACTOR times the model's own length (a design bound, adspec/limits.py). The
+    # count is 1 + 4k: Wan's VAE packs 4 frames per latent frame after the first.
+    most = model.num_frames * MAX_CLIP_LENGTH_FACTOR
     most -= (most - 1) % WAN_FRAME_MULTIPLE
     frames = gen["frames"]
     if (
@@ -362,11 +385,7 @@ def _validate_clip(gen: dict[str, Any], gpath: str, errors: _Errors) -> None:
         )
 
 
-def video_model_names() -> list[str]:
-    return [name for name in model_names() if model_spec(name).kind == "video"]
-
-
-def _when(obj: dict[str, Any], path: str, errors: _Errors, used: dict[str, str]) -> None:
+def _when(obj: dict[str, Any], path: str, errors: FieldErrors, used: dict[str, str]) -> None:
     """`"when": "company"`: the scene or layer is shown only when that variable is not empty."""
     if "when" not in obj:
         return
@@ -376,7 +395,7 @@ def _when(obj: dict[str, Any], path: str, errors: _Errors, used: dict[str, str])
     used.setdefault(obj["when"], f"{path}.when")
 
 
-def _transition(value: Any, path: str, errors: _Errors, min_scene: float) -> None:
+def _transition(value: Any, path: str, errors: FieldErrors, min_scene: float) -> None:
     transition = _dict(value, path, errors)
     if transition is None:
         return
@@ -389,7 +408,7 @@ def _transition(value: Any, path: str, errors: _Errors, min_scene: float) -> Non
         _number(transition, "duration", path, errors, 0.0, limit)
 
 
-def _validate_boxes(layer: dict[str, Any], path: str, errors: _Errors, formats: AbstractSet[str]) -> None:
+def _validate_boxes(layer: dict[str, Any], path: str, errors: FieldErrors, formats: AbstractSet[str]) -> None:
     """`"boxes": {"1:1": [x, y, w, h]}`: the layer's box in a named format (others use `box`)."""
     if "boxes" not in layer:
         return
@@ -403,7 +422,7 @@ def _validate_boxes(layer: dict[str, Any], path: str, errors: _Errors, formats: 
             _box(box, f"{path}.boxes.{name}", errors)
 
 
-def _text_decorations(layer: dict[str, Any], path: str, errors: _Errors) -> None:
+def _text_decorations(layer: dict[str, Any], path: str, errors: FieldErrors) -> None:
     """`style`, `outline`, `shadow`, `pill` (null: none, also for `cta`), `animation` of a text layer."""
     if layer.get("style", "headline") not in TEXT_STYLES:
         errors.add(f"{path}.style", f"Must be one of {', '.join(TEXT_STYLES)}.")
@@ -435,7 +454,7 @@ def _text_decorations(layer: dict[str, Any], path: str, errors: _Errors) -> None
 
 
 def _validate_layer(
-    value: Any, path: str, errors: _Errors, used: dict[str, str], formats: AbstractSet[str] = frozenset()
+    value: Any, path: str, errors: FieldErrors, used: dict[str, str], formats: AbstractSet[str] = frozenset()
 ) -> None:
     layer = _dict(value, path, errors)
     if layer is None:
@@ -467,9 +486,9 @@ def _validate_layer(
         _color(layer.get("color", "brand.primary"), f"{path}.color", errors)
         if "radius" in layer:
             # A fraction of the box's shorter side: 0.5 makes the short ends round.
-            _number(layer, "radius", path, errors, 0.0, 0.5)
+            _number(layer, "radius", path, errors, 0.0, MAX_RADIUS)
     else:
-        errors.add(f"{path}.type", "Must be text, logo, image or rectangle.")
+        errors.add(f"{path}.type", f"Must be {_one_of(LAYER_TYPES)}.")
         return
     if "box" not in layer:
         errors.add(f"{path}.box", REQUIRED)
@@ -482,7 +501,7 @@ def spec_validate(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Check a spec; return it normalised and its declared variables. `template_tracks`: the ids of the music
     tracks uploaded to this template, which `audio.track` may name."""
-    errors = _Errors()
+    errors = FieldErrors()
     if not isinstance(spec, dict):
         raise ApplicationError(SPEC_INVALID, fields={"spec": "Must be an object."})
     _check_keys(
@@ -549,7 +568,7 @@ def spec_validate(
         elif music != "template" and "track" in audio:
             errors.add("spec.audio.track", "Only with music: template.")
         if "volume" in audio:
-            _number(audio, "volume", "spec.audio", errors, 0.0, 2.0)
+            _number(audio, "volume", "spec.audio", errors, 0.0, MAX_VOLUME)
 
     for name, path in used.items():
         if name not in declared:
@@ -557,57 +576,3 @@ def spec_validate(
     if errors.fields:
         raise ApplicationError(SPEC_INVALID, fields=errors.fields)
     return spec, declared
-
-
-def _valid_text_value(value: str) -> bool:
-    # Newlines and tabs are text; other control characters are not something a name or company contains.
-    return not any(ord(ch) < 32 and ch not in "\n\t" for ch in value) and "\x7f" not in value
-
-
-def variables_resolve(
-    *, declared: dict[str, dict[str, Any]], values: Any, path: str = "variables"
-) -> dict[str, str]:
-    """Check request values against a version's declarations; return every variable's final value."""
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ApplicationError(VARIABLES_INVALID, fields={path: "Must be an object."})
-    errors = _Errors()
-    for name in values:
-        if name not in declared:
-            errors.add(
-                f"{path}.{name}", "Unknown variable; this template declares: " + ", ".join(sorted(declared))
-            )
-    resolved: dict[str, str] = {}
-    for name, decl in declared.items():
-        value = values.get(name)
-        if value is None or value == "":
-            if decl["required"]:
-                errors.add(f"{path}.{name}", REQUIRED)
-                continue
-            resolved[name] = decl["default"]
-            continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            errors.add(f"{path}.{name}", "Must be text.")
-            continue
-        if len(value) > decl["max_length"]:
-            errors.add(f"{path}.{name}", f"At most {decl['max_length']} characters (got {len(value)}).")
-            continue
-        if not _valid_text_value(value):
-            errors.add(f"{path}.{name}", "Must not contain control characters.")
-            continue
-        resolved[name] = value
-    if errors.fields:
-        raise ApplicationError(VARIABLES_INVALID, fields=errors.fields)
-    return resolved
-
-
-def merge(text: str, values: dict[str, str]) -> str:
-    """Replace each `{{name}}` once with its value; values are never scanned again."""
-    return MERGE_FIELD.sub(lambda match: values.get(match.group(1), ""), text)
-
-
-def merge_fields(text: str) -> set[str]:
-    return set(MERGE_FIELD.findall(text))

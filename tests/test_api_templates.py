@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from core.errors import ApplicationError
 from templates import spec as spec_module
-from templates.spec import merge, variables_resolve
+from templates.merge import merge, variables_resolve
 from tests.factories import small_spec
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Chaos against real processes: SIGKILLed Celery pool children (RELIABILITY R1, R3).
+"""Chaos against real processes: SIGKILLed Celery pool children (docs/reliability.md R1, R3).
 
 Service mode only (real `celery worker` processes, Redis, PostgreSQL, SeaweedFS). Marked slow: each kill
 waits for Celery to notice the lost child and redeliver (a few seconds).

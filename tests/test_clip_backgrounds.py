@@ -17,14 +17,15 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
+from adspec.catalog import TINY_WAN, WAN_T2V
 from core.billing.models import Reservation
-from core.billing.services import generation_cost, render_cost, render_cost_estimate
 from core.errors import ApplicationError
 from core.storage import get_storage
 from render.compose.probe import decode_frame, probe
-from render.engine.registry import TINY_WAN, WAN_T2V, model_spec
+from render.engine.registry import model_spec
 from render.models import Generation, GenerationKind, Render, RenderStatus
 from render.planning import GenerationSpec, generation_specs
+from render.pricing import generation_cost, render_cost, render_cost_estimate
 from templates.spec import spec_validate
 from tests.campaigns.helpers import upload_json
 from tests.test_api_renders import make_brand, make_template, request_render

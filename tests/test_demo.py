@@ -21,7 +21,7 @@ def test_demo_renders_three_personalised_mp4s_through_the_approval_gate(tmp_path
     call_command("demo", stdout=out)
     campaign = Campaign.objects.get()
     assert campaign.approved_by == "demo command (operator)"
-    renders = list(Render.objects.filter(campaign=campaign))
+    renders = list(Render.objects.filter(campaign_link__campaign=campaign))
     assert len(renders) == 3
     assert {r.status for r in renders} == {RenderStatus.SUCCEEDED}
     assert len({r.variables["first_name"] for r in renders}) == 3

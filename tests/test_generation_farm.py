@@ -19,7 +19,7 @@ from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignRender
 from core.errors import ApplicationError
 from core.models import Brand, Workspace
 from render import services
@@ -83,10 +83,12 @@ def _render(
         workspace=workspace,
         template_version=version,
         brand=brand,
-        campaign=owner,
         variables={"first_name": first_name, "company": "Acme", "industry": industry},
         priority=priority,
+        batch=owner is not None,
     )
+    if owner is not None:
+        CampaignRender.objects.create(render=render, campaign=owner)
     return render
 
 
@@ -144,8 +146,8 @@ def test_one_batch_across_renders_workspaces_and_campaigns(engine_calls: list[li
     a, b = WorkspaceFactory.create(), WorkspaceFactory.create()
     renders = _planned(
         _render(a, "bakery"),
-        _render(a, "florist", priority=Priority.CAMPAIGN, campaign=True),
-        _render(b, "garage", priority=Priority.CAMPAIGN, campaign=True),
+        _render(a, "florist", priority=Priority.BATCH, campaign=True),
+        _render(b, "garage", priority=Priority.BATCH, campaign=True),
         _render(b, "gym"),
     )
     assert {r.status for r in renders} == {RenderStatus.GENERATING}
@@ -163,10 +165,10 @@ def test_one_batch_across_renders_workspaces_and_campaigns(engine_calls: list[li
 def test_identical_pictures_are_made_once_across_renders_and_campaigns(engine_calls: list[list[str]]) -> None:
     a, b = WorkspaceFactory.create(), WorkspaceFactory.create()
     renders = [
-        _render(workspace, industry, priority=priority, campaign=priority == Priority.CAMPAIGN)
+        _render(workspace, industry, priority=priority, campaign=priority == Priority.BATCH)
         for workspace in (a, b)
         for industry in ("bakery", "florist")
-        for priority in (Priority.INTERACTIVE, Priority.CAMPAIGN)
+        for priority in (Priority.INTERACTIVE, Priority.BATCH)
     ]
     _planned(*renders)
     assert Generation.objects.count() == 2
@@ -186,7 +188,7 @@ def test_identical_pictures_are_made_once_across_renders_and_campaigns(engine_ca
 
 @pytest.mark.django_db
 def test_interactive_pictures_are_claimed_before_campaign_ones(workspace: Workspace) -> None:
-    campaign = [_render(workspace, f"shop {i}", priority=Priority.CAMPAIGN, campaign=True) for i in range(3)]
+    campaign = [_render(workspace, f"shop {i}", priority=Priority.BATCH, campaign=True) for i in range(3)]
     _planned(*campaign)
     [interactive] = _planned(_render(workspace, "late but urgent"))
     [shape_key] = _shape_keys()
@@ -194,14 +196,14 @@ def test_interactive_pictures_are_claimed_before_campaign_ones(workspace: Worksp
     claimed = services.generation_claim_batch(shape_key=shape_key, max_batch=2)
 
     assert claimed[0].prompt == "a sunlit late but urgent storefront, cinematic"
-    assert [g.priority for g in claimed] == [Priority.INTERACTIVE, Priority.CAMPAIGN]
+    assert [g.priority for g in claimed] == [Priority.INTERACTIVE, Priority.BATCH]
     assert interactive.priority == Priority.INTERACTIVE
 
 
 @pytest.mark.django_db
 def test_an_interactive_render_pulls_a_shared_campaign_picture_forward(workspace: Workspace) -> None:
-    _planned(_render(workspace, "bakery", priority=Priority.CAMPAIGN, campaign=True))
-    assert Generation.objects.get().priority == Priority.CAMPAIGN
+    _planned(_render(workspace, "bakery", priority=Priority.BATCH, campaign=True))
+    assert Generation.objects.get().priority == Priority.BATCH
     _planned(_render(workspace, "bakery"))
     assert Generation.objects.get().priority == Priority.INTERACTIVE
 
@@ -215,7 +217,7 @@ def test_draining_a_campaign_shape_serves_interactive_work_of_other_shapes_first
     ]
     urgent_spec = GenerationSpec("tiny-sd", "interactive picture", "", 1, 64, 64, 3, 0.0)  # another shape
     for spec in campaign_specs:
-        plan_services._generation_for(spec, Priority.CAMPAIGN)
+        plan_services._generation_for(spec, Priority.BATCH)
     plan_services._generation_for(urgent_spec, Priority.INTERACTIVE)
     assert campaign_specs[0].shape_key != urgent_spec.shape_key
 
@@ -287,7 +289,7 @@ def test_poison_picture_stops_after_three_attempts_failing_every_waiting_render(
 
     sizes = failing_engine(always)
     a, b = WorkspaceFactory.create(), WorkspaceFactory.create()
-    renders = _planned(_render(a, "cursed"), _render(b, "cursed", priority=Priority.CAMPAIGN, campaign=True))
+    renders = _planned(_render(a, "cursed"), _render(b, "cursed", priority=Priority.BATCH, campaign=True))
     [shape_key] = _shape_keys()
 
     _drain(shape_key)
@@ -431,7 +433,7 @@ def test_concurrent_workers_never_claim_the_same_generation() -> None:
     total = 60
     specs = [GenerationSpec("tiny-sd", f"race {i}", "", i, 64, 64, 2, 0.0) for i in range(total)]
     for spec in specs:
-        plan_services._generation_for(spec, Priority.CAMPAIGN)
+        plan_services._generation_for(spec, Priority.BATCH)
     shape_key = specs[0].shape_key
     start = threading.Barrier(2)
     claims: dict[str, list[str]] = {"a": [], "b": []}

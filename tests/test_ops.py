@@ -82,7 +82,7 @@ def test_create_api_key_prints_the_key_alone_on_the_last_line() -> None:
 
 
 def test_production_settings_pass_check_deploy() -> None:
-    """RELIABILITY R16: service mode with real secrets passes `check --deploy` with no warnings."""
+    """docs/reliability.md R16: service mode with real secrets passes `check --deploy` with no warnings."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -107,7 +107,7 @@ def test_production_settings_pass_check_deploy() -> None:
 
 
 def test_redis_redelivery_waits_longer_than_the_longest_task() -> None:
-    """RELIABILITY R5: a task still running legitimately is never handed to a second worker."""
+    """docs/reliability.md R5: a task still running legitimately is never handed to a second worker."""
     from core.celery import app
 
     visibility = app.conf.broker_transport_options["visibility_timeout"]

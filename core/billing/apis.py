@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from core.auth import request_workspace
 from core.billing.selectors import billing_summary
-from core.billing.services import billing_checkout_start, billing_portal_start
+from core.billing.stripe_sync import billing_checkout_start, billing_portal_start
 
 
 class BillingPlanOutputSerializer(serializers.Serializer):

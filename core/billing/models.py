@@ -1,7 +1,8 @@
 """Billing state: one account per workspace, a credit ledger, per-render reservations, Stripe events, meter reports.
 
 The balance is never stored: it is the sum of the account's ledger rows, read under a row lock on the account
-(RELIABILITY R13). Plans are not rows: they live in `settings.REELSMITH_PLANS`, keyed by the name kept here.
+(docs/reliability.md R13). Plans are not rows: they live in `settings.REELSMITH_PLANS`, keyed by the name kept
+here.
 These models are imported by `core.models`, so they belong to the `core` app and its migrations.
 """
 

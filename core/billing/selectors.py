@@ -1,16 +1,28 @@
-"""Reading billing state: a workspace's balance, reservations and usage this period."""
+"""Reading billing state: a balance, a workspace's plan limits, its reservations and usage this period."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from core.billing.models import BillingAccount, Reservation
-from core.billing.services import billing_enabled, billing_refusal, ledger_balance, plan_of
+from core.billing.models import BillingAccount, CreditEntry, Reservation
+from core.billing.plans import PlanLimits, billing_enabled, billing_refusal, plan_limits_of, plan_of
 from core.models import Workspace
+
+
+def ledger_balance(*, account: BillingAccount) -> int:
+    """The account's balance: the sum of its ledger rows (nothing caches it). Exact only under the account's
+    row lock (`core.billing.ledger.charges_admit`); unlocked, a snapshot."""
+    return int(CreditEntry.objects.filter(account=account).aggregate(total=Sum("delta"))["total"] or 0)
+
+
+def plan_limits(*, workspace: Workspace) -> PlanLimits:
+    """What the workspace's plan in force limits, read without a lock (to count against a limit race-free,
+    use `core.billing.ledger.charges_admit`)."""
+    return plan_limits_of(account=BillingAccount.objects.filter(workspace=workspace).first())
 
 
 def _calendar_month(now: datetime) -> tuple[datetime, datetime]:
@@ -58,3 +70,8 @@ def billing_summary(*, workspace: Workspace) -> dict[str, Any]:
         "period": {"start": period_start, "end": period_end},
         "renders_refused": billing_refusal(account=account) if account else None,
     }
+
+
+def credit_entry_list(*, workspace: Workspace) -> QuerySet[CreditEntry]:
+    """A workspace's ledger, newest first (empty before its billing account exists)."""
+    return CreditEntry.objects.filter(account__workspace=workspace).order_by("-created_at", "-pk")

@@ -1,4 +1,5 @@
-"""Every Stripe call Reelsmith makes, and nothing else (STYLE rule 6; shaped like Saleor's stripe_api.py).
+"""Every Stripe call Reelsmith makes, and nothing else (docs/style.md rule 6; shaped like Saleor's
+stripe_api.py).
 
 One `StripeClient` with a pinned API version, pointed at `settings.STRIPE_API_BASE`. Each call that creates
 something carries an idempotency key derived from the business operation (the workspace for its customer,

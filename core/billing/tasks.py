@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
+
+from core.billing.metering import billing_report_usage
+from core.queue import task
 
 # Waits between retries (seconds): 10 s, 20 s, 40 s, ... capped at 10 minutes.
 RETRY_BASE_SECONDS = 10
@@ -17,18 +19,8 @@ RETRY_CAP_SECONDS = 600
 MAX_RETRIES = 8
 
 
-@shared_task(
-    name="billing.report_usage",
-    queue="cpu",
-    bind=True,
-    max_retries=MAX_RETRIES,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-)
+@task("billing.report_usage", queue="cpu", bind=True, max_retries=MAX_RETRIES)
 def report_usage(self: Any) -> int:
-    from core.billing.services import billing_report_usage
-
     sent, failed = billing_report_usage(batch_size=settings.REELSMITH_METER_BATCH)
     if failed and not self.request.is_eager:
         countdown = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**self.request.retries)

@@ -1,5 +1,6 @@
 """POST /stripe/webhook/: verify the signature on the raw body, record the delivery, dispatch through a handler
-table, apply each event id once (STYLE rule 6, RELIABILITY R8; shaped like Saleor's stripe webhooks.py).
+table, apply each event id once (docs/style.md rule 6, docs/reliability.md R8; shaped like Saleor's stripe
+webhooks.py).
 
 Order independence: handlers never trust the event's snapshot of a subscription; they re-fetch it from Stripe
 and apply what Stripe holds now, so `updated` arriving before `created` (or a stale retry arriving last) ends
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core.billing import services, stripe_api
+from core.billing import stripe_api, stripe_sync
 from core.billing.models import StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -32,28 +33,28 @@ NOT_CONFIGURED = "Stripe webhooks are not configured."
 
 def _subscription_id_of_invoice(invoice: dict[str, Any]) -> str:
     # Before API version 2025-03-31: `invoice.subscription`; since: `invoice.parent.subscription_details`.
-    direct = services.stripe_id_of(invoice.get("subscription"))
+    direct = stripe_sync.stripe_id_of(invoice.get("subscription"))
     if direct:
         return direct
     details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
-    return services.stripe_id_of(details.get("subscription"))
+    return stripe_sync.stripe_id_of(details.get("subscription"))
 
 
 def handle_checkout_session_completed(session: dict[str, Any]) -> str:
-    account = services.billing_account_for_stripe(
-        customer_id=services.stripe_id_of(session.get("customer")),
+    account = stripe_sync.billing_account_for_stripe(
+        customer_id=stripe_sync.stripe_id_of(session.get("customer")),
         workspace_id=str(session.get("client_reference_id") or ""),
     )
     if account is None:
         return "ignored: unknown customer"
-    subscription_id = services.stripe_id_of(session.get("subscription"))
+    subscription_id = stripe_sync.stripe_id_of(session.get("subscription"))
     if subscription_id:
-        services.subscription_refresh(subscription_id=subscription_id)
+        stripe_sync.subscription_refresh(subscription_id=subscription_id)
     return f"linked {account.workspace_id}"
 
 
 def handle_subscription_changed(subscription: dict[str, Any]) -> str:
-    account = services.subscription_refresh(subscription_id=str(subscription["id"]))
+    account = stripe_sync.subscription_refresh(subscription_id=str(subscription["id"]))
     if account is None:
         return "ignored: unknown customer"
     return f"{account.plan or 'default'} {account.subscription_status}"
@@ -62,11 +63,13 @@ def handle_subscription_changed(subscription: dict[str, Any]) -> str:
 def handle_invoice_paid(invoice: dict[str, Any]) -> str:
     subscription_id = _subscription_id_of_invoice(invoice)
     if subscription_id:
-        services.subscription_refresh(subscription_id=subscription_id)
-    account = services.billing_account_for_stripe(customer_id=services.stripe_id_of(invoice.get("customer")))
+        stripe_sync.subscription_refresh(subscription_id=subscription_id)
+    account = stripe_sync.billing_account_for_stripe(
+        customer_id=stripe_sync.stripe_id_of(invoice.get("customer"))
+    )
     if account is None:
         return "ignored: unknown customer"
-    entry = services.invoice_credits_grant(account=account, invoice=invoice)
+    entry = stripe_sync.invoice_credits_grant(account=account, invoice=invoice)
     return f"granted {entry.delta}" if entry else "no credits to grant"
 
 
@@ -74,7 +77,7 @@ def handle_invoice_payment_failed(invoice: dict[str, Any]) -> str:
     subscription_id = _subscription_id_of_invoice(invoice)
     if not subscription_id:
         return "ignored: no subscription"
-    account = services.subscription_refresh(subscription_id=subscription_id)
+    account = stripe_sync.subscription_refresh(subscription_id=subscription_id)
     if account is None:
         return "ignored: unknown customer"
     return f"subscription {account.subscription_status}"
@@ -137,5 +140,5 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except stripe_api.StripeError:
         # Re-fetching from Stripe failed: answer 5xx so Stripe delivers the event again later.
         logger.warning("stripe event %s could not be applied now", event["id"], exc_info=True)
-        return JsonResponse({"message": services.STRIPE_UNAVAILABLE}, status=503)
+        return JsonResponse({"message": stripe_sync.STRIPE_UNAVAILABLE}, status=503)
     return JsonResponse({"received": True, "outcome": outcome})

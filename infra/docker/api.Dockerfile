@@ -59,11 +59,18 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=core.settings \
+    STATIC_ROOT=/app/static \
+    DJANGO_STATIC_MANIFEST=true \
     HOME=/home/reelsmith \
     HF_HOME=/tmp/huggingface \
     HF_HUB_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     REELSMITH_DEVICE=cpu
+
+# Static files (the admin's styles), hashed and compressed, served by WhiteNoise (core/settings.py). Collected
+# into the image, outside /app/var: that is an emptyDir in Kubernetes and would hide them. Needs no database:
+# with DATABASE_URL unset the settings load in embedded mode.
+RUN python manage.py collectstatic --noinput
 
 USER 10001:10001
 EXPOSE 8000

@@ -27,7 +27,7 @@ FFMPEG_ENV = "REELSMITH_FFMPEG"
 STDERR_TAIL_CHARS = 2000
 
 # Before every input: only the `file` protocol may be opened, so a path can never turn into a URL
-# fetch (RELIABILITY.md R14). ffmpeg applies this per input, so it goes before each `-i`.
+# fetch (docs/reliability.md R14). ffmpeg applies this per input, so it goes before each `-i`.
 INPUT_GUARD = ("-protocol_whitelist", "file")
 
 
@@ -44,7 +44,7 @@ class ComposeError(Exception):
 def ffmpeg_exe() -> str:
     """The ffmpeg binary: `$REELSMITH_FFMPEG` when set, else the one imageio-ffmpeg ships.
 
-    Read once per process, like the rest of the configuration (STYLE.md rule 5).
+    Read once per process, like the rest of the configuration (docs/style.md rule 5).
     """
     override = os.environ.get(FFMPEG_ENV)
     if override:
@@ -124,7 +124,7 @@ def filter_spec(name: str, **options: str | int | float) -> str:
 
 
 def chain(inputs: Sequence[str], filters: Sequence[str], output: str) -> str:
-    """One filter chain: `[in][in]f1,f2[out]`. Labels are ours (see `compose._Graph.label`)."""
+    """One filter chain: `[in][in]f1,f2[out]`. Labels are ours (see `graph.FilterGraph.label`)."""
     return "".join(f"[{label}]" for label in inputs) + ",".join(filters) + f"[{output}]"
 
 

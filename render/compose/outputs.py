@@ -13,9 +13,9 @@ import contextlib
 import os
 from pathlib import Path
 
-from render.compose.compose import scene_timings
 from render.compose.ffmpeg import ComposeError, filter_spec, input_args, run_ffmpeg
 from render.compose.plan import CompositionPlan, TextLayer
+from render.compose.timing import scene_timings
 
 # 1 MB: what email clients and ESPs accept inline without clipping (Gmail clips messages over
 # 102 KB of HTML, but images are fetched apart; Mailchimp's own limit for GIFs is 1 MB).

@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-Motion = Literal["none", "zoom_in", "zoom_out", "pan_left", "pan_right"]
-Align = Literal["left", "center", "right"]
-TransitionType = Literal["fade", "slide", "wipe", "none"]
-TextStyle = Literal["headline", "body", "cta"]
-Animation = Literal["none", "fade", "slide_up", "pop"]
-GradientAngle = Literal[0, 90, 180, 270]
-Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
+# The spec's words (adspec/vocabulary.py), which the plan's fields take as values.
+from adspec.vocabulary import Align, Animation, Box, GradientAngle, Motion, TextStyle, TransitionType
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +85,12 @@ class TextLayer:
     color: str  # "#RRGGBB"
     font_path: Path
     align: Align = "center"
-    # None: v1's sizes (the widest range); a style narrows the font size range (compose.STYLE_SIZES).
+    # None: v1's sizes (the widest range); a style narrows the font size range (layers.STYLE_SIZES).
     style: TextStyle | None = None
     outline: Outline | None = None
     shadow: Shadow | None = None
     pill: Pill | None = None
-    animation: Animation = "none"  # entrance over the scene's first ANIMATION_S (compose.py)
+    animation: Animation = "none"  # entrance over the scene's first ANIMATION_S (layers.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +127,7 @@ class Scene:
     # The transition from this scene into the next; None: the plan's `transition`.
     transition_out: Transition | None = None
     # A merge field reaches this scene (its texts, its picture's prompt, a `when`): it is encoded per
-    # recipient. Shared scenes are encoded once and reused (see compose.compose_segmented).
+    # recipient. Shared scenes are encoded once and reused (see segments.compose_segmented).
     personal: bool = False
 
 

@@ -31,23 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+# compose_video through its module, so tests can stand in for it (tests/test_render_flow.py).
 from render.compose import compose
-from render.compose.compose import (
-    TIMEOUT_BASE_S,
-    TIMEOUT_PER_VIDEO_S,
-    EncodeSettings,
-    WindowPart,
-    _add_audio,
-    _cuts,
-    _Graph,
-    _metadata_args,
-    check_plan,
-    check_plan_inputs,
-    render_background,
-    scene_timings,
-    window_parts,
-)
+from render.compose.audio import add_audio
+from render.compose.compose import render_background
+from render.compose.encode import TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S, EncodeSettings, metadata_args
 from render.compose.ffmpeg import input_args, run_ffmpeg, run_ffmpeg_into
+from render.compose.graph import FilterGraph
 from render.compose.plan import CompositionPlan, ImageBackground, Scene, VideoBackground, VideoInfo
 from render.compose.probe import (
     INTERMEDIATE_INPUTS,
@@ -56,6 +46,8 @@ from render.compose.probe import (
     check_media_input,
     probe,
 )
+from render.compose.timing import WindowPart, plan_cuts, scene_timings, window_parts
+from render.compose.validate import check_plan, check_plan_inputs
 
 # Bumped whenever the filter graph changes what a segment looks like, so no stale segment is reused.
 COMPOSITOR_VERSION = "segments-2"  # 2: styles, decorations, animations, gradients, rectangles, audio fades
@@ -116,7 +108,7 @@ def plan_segments(plan: CompositionPlan) -> tuple[Segment, ...]:
     A shared run too short to survive the transitions eaten from both its ends becomes personal.
     """
     timings = scene_timings(plan)
-    cuts = [frames for _, frames in _cuts(plan)]
+    cuts = [frames for _, frames in plan_cuts(plan)]
     starts = [0]
     for timing in timings:
         starts.append(starts[-1] + timing.frames)
@@ -131,7 +123,7 @@ def plan_segments(plan: CompositionPlan) -> tuple[Segment, ...]:
         segments = []
         for lo, hi, flag in runs:
             first, end = starts[lo], starts[hi]
-            # A fade of D frames around cut c covers c - (D - D//2) .. c + D//2 (compose.scene_timings).
+            # A fade of D frames around cut c covers c - (D - D//2) .. c + D//2 (timing.scene_timings).
             fade_in = cuts[lo - 1] if lo > 0 else 0
             fade_out = cuts[hi - 1] if hi < len(timings) else 0
             if flag:
@@ -162,7 +154,7 @@ def segment_key(plan: CompositionPlan, segment: Segment, settings: EncodeSetting
         "settings": dataclasses.asdict(settings),
         "format": [plan.width, plan.height, plan.fps],
         "window": [segment.first, segment.end],
-        "cuts": _cuts(plan),
+        "cuts": plan_cuts(plan),
         "transition": dataclasses.asdict(plan.transition),
         "scenes": scenes,
     }
@@ -210,8 +202,8 @@ def _audio_track(
     if cache.fetch(key, path):
         return path
     inputs = check_plan_inputs(dataclasses.replace(plan, scenes=()))
-    graph = _Graph(inputs)
-    label = _add_audio(graph, plan.audio, total_frames, plan.fps, settings)
+    graph = FilterGraph(inputs)
+    label = add_audio(graph, plan.audio, total_frames, plan.fps, settings)
     run_ffmpeg(
         [*graph.args(), "-map", f"[{label}]", *settings.audio_args(), "-f", "mp4", str(path)], timeout=timeout
     )
@@ -353,7 +345,7 @@ def compose_segmented(
         "-c", "copy",
         "-map_metadata", "-1",
         "-map_chapters", "-1",
-        *_metadata_args(plan.metadata),
+        *metadata_args(plan.metadata),
         "-movflags", "+faststart+use_metadata_tags",
         "-f", "mp4",
         str(partial),

@@ -7,7 +7,9 @@ request out. Importing this package loads no model and not even diffusers; the w
     from render.engine.pipeline import get_engine
     results = get_engine("tiny-sd").run_batch(requests)  # same ShapeKey for all
 
-Modules: `config` (settings from the environment), `registry` (models and their directories), `pipeline`
-(Engine, get_engine, classify_error), `tiny` (builds tiny-sd), `fullsize` (full-size architectures for
-GPU benchmarks), `errors`, `types`.
+Modules: `config` (settings from the environment), `registry` (the catalog's models, `adspec/catalog.py`,
+and their directories), `pipeline` (Engine, get_engine), `loading` (a pipeline onto its device),
+`batching` (padding buckets, the OOM split), `failures` (classify_error), `denoise` (the SD loop),
+`text_encoding` (prompt cache, batch invariance), `tiny` (builds tiny-sd, tiny-wan), `fullsize` (full-size
+architectures for GPU benchmarks), `errors`, `types`.
 """

@@ -37,15 +37,15 @@ _DEVICES: tuple[Device, ...] = ("auto", "cpu", "cuda")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
-# Defaults. 16 requests per pipeline call: batching gains 1.3-2x for UNets at <=1024^2 (docs
-# PERFORMANCE.md, "What wins") and 16 SD-Turbo 512^2 images fit easily in 80 GB; deployments with more
+# Defaults. 16 requests per pipeline call: batching gains 1.3-2x for UNets at <=1024^2 (docs/performance.md,
+# "What pays") and 16 SD-Turbo 512^2 images fit easily in 80 GB; deployments with more
 # memory raise it (the padding buckets go to 64). 1024 cached prompt embeddings of SD-Turbo
 # (77 tokens x 1024 wide x 2 bytes = 154 KiB each) are ~160 MiB of GPU memory.
 DEFAULT_MAX_BATCH = 16
 DEFAULT_PROMPT_CACHE_SIZE = 1024
 # Batching window, measured from the oldest pending request of the shape. 50 ms is a few percent of an
 # interactive render's seconds of compose time, and about one SD-Turbo batch of 16 on an H100 (~8 ms per
-# 512^2 image at 50 % of the matmul ceiling, docs PERFORMANCE.md), so a burst arriving within one batch
+# 512^2 image at 50 % of the matmul ceiling, docs/performance.md), so a burst arriving within one batch
 # time shares a call. Ray Serve's @serve.batch defaults to 10 ms; GPU batches here are slower.
 DEFAULT_MAX_WAIT_MS = 50
 

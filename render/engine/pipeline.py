@@ -10,9 +10,9 @@ Determinism. A picture is a function of (model, prompt, negative prompt, seed, s
 each request brings its own `torch.Generator(device).manual_seed(seed)` for its initial noise, and a
 text's embedding never depends on which other texts were encoded alongside it or on whether it came from
 the prompt cache: a batch's new texts go through the text encoder together only when the engine has
-checked, at load, that doing so gives every text exactly the bits it gets alone (`_check_batch_invariance`;
-else one text per encoder call). How far pictures are bit-identical, measured on CPU with torch 2.13
-(tests/engine/test_determinism.py):
+checked, at load, that doing so gives every text exactly the bits it gets alone
+(`text_encoding.make_batch_invariant`; else one text per encoder call). How far pictures are
+bit-identical, measured on CPU with torch 2.13 (tests/engine/test_determinism.py):
 
 - Bit-identical for the same padded batch size, whatever the other members are and wherever the request
   sits in the batch: every kernel computes each row the same way for a given shape.
@@ -27,163 +27,49 @@ else one text per encoder call). How far pictures are bit-identical, measured on
   nothing here forces deterministic algorithms, which would cost speed.
 
 A stored picture is reused by content hash, so once generated the same inputs always give the same bytes.
+
+The pieces: `loading` (device, pipeline from its directory, compile), `batching` (padding buckets, the OOM
+split), `failures` (what an exception means), `denoise` (the SD text-to-image loop), `text_encoding`
+(prompt cache, batch invariance). This module holds the `Engine` that runs them and one engine per model
+per process (`get_engine`).
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import inspect
 import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from PIL import Image
 
+from adspec.catalog import WAN_FRAME_MULTIPLE
+from render.engine.batching import BATCH_BUCKETS, pad_to_bucket, run_split_on_oom
 from render.engine.config import EngineSettings, engine_settings
-from render.engine.errors import EngineConfigError, FatalEngineError
-from render.engine.registry import WAN_FRAME_MULTIPLE, ModelSpec, model_ensure_installed, model_spec
+from render.engine.denoise import DIRECT_LOOP_PIPELINES, denoise_text_to_image
+from render.engine.loading import img2img_pipeline, load_pipeline, prepare_pipeline, resolve_device
+from render.engine.registry import ModelSpec, model_spec
+from render.engine.text_encoding import (
+    PromptEmbeddingCache,
+    TextEmbedding,
+    make_batch_invariant,
+    pooled,
+    zeros_like,
+)
 from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
 
 logger = logging.getLogger(__name__)
 
-ErrorKind = Literal["oom", "fatal", "failed"]
-
-# Padded batch sizes. Powers of two up to 64 (the UNet batch MLPerf's SDXL submission runs, docs
-# PERFORMANCE.md) keep the number of distinct shapes, hence compiled graphs, at seven.
-BATCH_BUCKETS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
-
-# Compiled graphs kept per module: 7 buckets x a few sizes x guided or not.
-RECOMPILE_LIMIT = 64
-
 # The SD pipelines refuse sizes that are not multiples of 8 (StableDiffusionPipeline.check_inputs).
 SIZE_MULTIPLE = 8
 
-# Pipelines whose text-to-image path `Engine._denoise` reproduces (SD 1.x/2.x: one text encoder, no extra
-# conditioning). Others (SDXL) go through the pipeline's own __call__.
-DIRECT_LOOP_PIPELINES = frozenset({"StableDiffusionPipeline"})
-
-# The img2img pipeline made from each text-to-image pipeline's components (diffusers names).
-IMG2IMG_PIPELINES = {
-    "StableDiffusionPipeline": "StableDiffusionImg2ImgPipeline",
-    "StableDiffusionXLPipeline": "StableDiffusionXLImg2ImgPipeline",
-}
-
 # torch.Generator.manual_seed takes a 64-bit seed.
 MAX_SEED = 2**64 - 1
-
-# Short reasons only: they are stored on Generation rows and shown to people.
-MAX_REASON_CHARS = 200
-
-# Messages of CUDA errors that leave the context unusable ("sticky": every later call fails the same
-# way, and the process must be restarted). CUDA Runtime API, cudaError_t: cudaErrorIllegalAddress,
-# cudaErrorAssert, cudaErrorLaunchFailure, cudaErrorECCUncorrectable, cudaErrorMisalignedAddress,
-# cudaErrorIllegalInstruction, cudaErrorHardwareStackError; the strings are cudaGetErrorString's.
-STICKY_CUDA_MARKERS: tuple[str, ...] = (
-    "illegal memory access",
-    "device-side assert",
-    "unspecified launch failure",
-    "ecc error",  # "uncorrectable ECC error encountered"
-    "misaligned address",
-    "illegal instruction",
-    "hardware stack error",
-)
-
-
-def classify_error(exc: BaseException) -> ErrorKind:
-    """What a failed batch should do next: "oom" split and retry, "fatal" end the worker, "failed" report."""
-    message = str(exc).lower()
-    if any(marker in message for marker in STICKY_CUDA_MARKERS):
-        return "fatal"
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return "oom"
-    # Allocator failures outside the caching allocator (cuBLAS workspaces, cuDNN, NCCL) arrive as a plain
-    # RuntimeError "CUDA error: out of memory"; CPU allocations fail with "DefaultCPUAllocator: can't
-    # allocate memory", which splitting helps just as much.
-    if isinstance(exc, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message):
-        return "oom"
-    return "failed"
-
-
-def short_reason(exc: BaseException) -> str:
-    """`ExceptionType: first line of the message`, cut to MAX_REASON_CHARS."""
-    lines = str(exc).strip().splitlines()
-    first = lines[0] if lines else ""
-    reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
-
-
-def bucket_size(n: int, max_batch: int) -> int:
-    """The padded size for `n` requests: the smallest bucket >= n, never above `max_batch`."""
-    if not 1 <= n <= max_batch:
-        raise ValueError(f"batch of {n} is outside 1..{max_batch}")
-    for size in BATCH_BUCKETS:
-        if n <= size <= max_batch:
-            return size
-    return max_batch  # max_batch is not a bucket (say 12) and n is above the last bucket under it
-
-
-def resolve_device(settings: EngineSettings) -> torch.device:
-    if settings.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if settings.device == "cuda" and not torch.cuda.is_available():
-        raise EngineConfigError("REELSMITH_DEVICE=cuda but torch sees no CUDA device")
-    return torch.device(settings.device)
-
-
-@dataclass(frozen=True, slots=True)
-class TextEmbedding:
-    """One text's encoder output, batch dimension 1. `pooled` is SDXL's pooled projection, else None."""
-
-    hidden: torch.Tensor
-    pooled: torch.Tensor | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PromptCacheInfo:
-    hits: int
-    misses: int
-    size: int
-    capacity: int
-
-
-class PromptEmbeddingCache:
-    """LRU of text-encoder outputs keyed by (model, text). Not thread-safe: one per single-threaded engine."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], TextEmbedding] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[str, str]) -> TextEmbedding | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: tuple[str, str], value: TextEmbedding) -> None:
-        if self.capacity <= 0:
-            return
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def info(self) -> PromptCacheInfo:
-        return PromptCacheInfo(self.hits, self.misses, len(self._entries), self.capacity)
 
 
 class Engine:
@@ -200,11 +86,13 @@ class Engine:
         self.spec = spec
         self.settings = settings or engine_settings()
         self.device = resolve_device(self.settings)
-        # fp32 on CPU, the registry's bf16/fp16 on CUDA (docs ARCHITECTURE.md "The hot path").
+        # fp32 on CPU, the registry's bf16/fp16 on CUDA (docs/performance.md, "The ceiling").
         self.dtype = torch.float32 if self.device.type == "cpu" else getattr(torch, spec.dtype_cuda)
         self.prompt_cache = PromptEmbeddingCache(self.settings.prompt_cache_size)
-        self.pipe = self._load() if pipeline is None else pipeline
-        self._prepare(self.pipe)
+        self.pipe = (
+            load_pipeline(spec, device=self.device, dtype=self.dtype) if pipeline is None else pipeline
+        )
+        prepare_pipeline(self.pipe, kind=spec.kind, device=self.device, compile=self.settings.compile)
         # Looked up once, not per call: the VAE's downsampling factor, whether the scheduler's step takes
         # a generator (prepare_extra_step_kwargs inspects its signature on every call), latents buffers.
         self._vae_scale_factor = 2 ** (len(getattr(self.pipe.vae.config, "block_out_channels", (0,))) - 1)
@@ -219,46 +107,6 @@ class Engine:
         self._encoder_uses_mask = bool(getattr(encoder_config, "use_attention_mask", False))
         # Whether a batch's new texts may share one text-encoder call (checked here, once).
         self.batched_text_encoding = self._direct_text_encoder and self._check_batch_invariance()
-
-    # -- loading -------------------------------------------------------------------------------------
-
-    def _load(self) -> Any:
-        # 1. The directory: tiny-sd is built there on first use; a real model must already be there.
-        path = model_ensure_installed(self.spec)
-        # 2. The class, by name, from diffusers (its import is the slow part: done here, not at import).
-        diffusers = importlib.import_module("diffusers")
-        pipeline_class = getattr(diffusers, self.spec.pipeline_class)
-        extra: dict[str, Any] = {}
-        if "safety_checker" in inspect.signature(pipeline_class.__init__).parameters:
-            extra = {"safety_checker": None, "requires_safety_checker": False}
-        # 3. Load from the local directory only. diffusers 0.42 names the argument `dtype` and warns on
-        #    the older `torch_dtype` (diffusers/utils/deprecation_utils.py).
-        logger.info("loading %s from %s (%s, %s)", self.spec.name, path, self.device, self.dtype)
-        return pipeline_class.from_pretrained(path, dtype=self.dtype, local_files_only=True, **extra)
-
-    def _prepare(self, pipe: Any) -> None:
-        pipe.to(self.device)
-        pipe.set_progress_bar_config(disable=True)
-        video = self.spec.kind == "video"
-        if self.device.type == "cuda" and not video:
-            # The UNet and VAE are convolution-heavy: NHWC lets cuDNN use its tensor-core kernels without
-            # transposes ("Accelerating Generative AI with PyTorch II", pytorch.org blog, 2024). diffusers
-            # already runs attention through SDPA (AttnProcessor2_0) on torch >= 2. (Wan's transformer is
-            # attention and matmuls, its VAE 3-D convolutions: channels_last does not apply.)
-            pipe.unet.to(memory_format=torch.channels_last)
-            pipe.vae.to(memory_format=torch.channels_last)
-        if self.settings.compile and video:
-            mode = "max-autotune-no-cudagraphs" if self.device.type == "cuda" else None
-            pipe.transformer = torch.compile(pipe.transformer, mode=mode, dynamic=False)
-        elif self.settings.compile:
-            # One graph per padded batch size (BATCH_BUCKETS), so no dynamic shapes. On CUDA, autotuned
-            # kernels without CUDA graphs: graphs would pin a memory pool per bucket.
-            mode = "max-autotune-no-cudagraphs" if self.device.type == "cuda" else None
-            # Dynamo recompiles per new shape and gives up (runs eager) after `recompile_limit` (8) of them;
-            # seven buckets, times sizes, times guided/unguided, need more.
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
-            pipe.unet = torch.compile(pipe.unet, mode=mode, dynamic=False)
-            pipe.vae.decoder = torch.compile(pipe.vae.decoder, mode=mode, dynamic=False)
 
     # -- the batch ------------------------------------------------------------------------------------
 
@@ -347,43 +195,21 @@ class Engine:
         return shape
 
     def _run_chunk(self, chunk: list[GenerationRequest], shape: ShapeKey) -> list[GenerationResult]:
-        """Run up to max_batch requests; on OOM split in half and retry each half."""
-        error: BaseException | None = None
-        try:
-            if self.spec.kind == "video":
-                clips = self._generate_video(chunk, shape)
-            else:
-                images = self._generate(chunk, shape)
-        except Exception as exc:
-            error = exc
-        if error is None and self.spec.kind == "video":
-            return [GenerationResult(key=r.key, frames=clip) for r, clip in zip(chunk, clips, strict=True)]
-        if error is None:
-            return [GenerationResult(key=r.key, image=image) for r, image in zip(chunk, images, strict=True)]
+        """Run up to max_batch requests; on OOM split in half and retry each half (batching.py)."""
+        return run_split_on_oom(chunk, self._run_one, shape=shape, release_memory=self._release_memory)
 
-        kind = classify_error(error)
-        if kind == "fatal":
-            raise FatalEngineError(
-                f"sticky device failure, the worker must restart: {short_reason(error)}"
-            ) from error
-        if kind == "oom" and len(chunk) > 1:
-            logger.warning("out of memory at batch %d of %s; splitting", len(chunk), shape)
-            # Drop the traceback (it holds the failed call's activations) before retrying.
-            del error
-            self._release_memory()
-            half = (len(chunk) + 1) // 2
-            return self._run_chunk(chunk[:half], shape) + self._run_chunk(chunk[half:], shape)
-        reason = short_reason(error)
-        if kind == "oom":
-            reason = f"out of memory even alone: {reason}"
-            self._release_memory()
-        logger.warning("batch of %d failed: %s", len(chunk), reason)
-        return [GenerationResult(key=r.key, error=reason) for r in chunk]
+    def _run_one(self, chunk: list[GenerationRequest]) -> list[GenerationResult]:
+        """One pipeline call for `chunk`; raises what the pipeline raises."""
+        shape = chunk[0].shape
+        if self.spec.kind == "video":
+            clips = self._generate_video(chunk, shape)
+            return [GenerationResult(key=r.key, frames=clip) for r, clip in zip(chunk, clips, strict=True)]
+        images = self._generate(chunk, shape)
+        return [GenerationResult(key=r.key, image=image) for r, image in zip(chunk, images, strict=True)]
 
     def _generate(self, chunk: list[GenerationRequest], shape: ShapeKey) -> list[Image.Image]:
         # 1. Pad to a bucket size by repeating the last request, so compiled graphs are reused.
-        size = bucket_size(len(chunk), self.settings.max_batch)
-        padded = chunk + [chunk[-1]] * (size - len(chunk))
+        padded = pad_to_bucket(chunk, self.settings.max_batch)
 
         with torch.inference_mode():
             # 2. Text embeddings, one text at a time, through the prompt cache. The pipeline only uses the
@@ -433,8 +259,7 @@ class Engine:
         Prompts go in as strings: the pipeline's T5 encoding (trimmed to each text's length, zero-padded)
         is its own, and next to a clip's cost the text encoder is noise, so no prompt cache here.
         """
-        size = bucket_size(len(chunk), self.settings.max_batch)
-        padded = chunk + [chunk[-1]] * (size - len(chunk))
+        padded = pad_to_bucket(chunk, self.settings.max_batch)
         guided = shape.guidance > 1.0
         with torch.inference_mode():
             generators = [torch.Generator(self.device).manual_seed(r.seed) for r in padded]
@@ -461,10 +286,7 @@ class Engine:
     def img2img_pipe(self) -> Any:
         """The img2img counterpart of the loaded pipeline, sharing its modules (diffusers `from_pipe`)."""
         if self._img2img is None:
-            diffusers = importlib.import_module("diffusers")
-            img2img_class = getattr(diffusers, IMG2IMG_PIPELINES[type(self.pipe).__name__])
-            self._img2img = img2img_class.from_pipe(self.pipe)
-            self._img2img.set_progress_bar_config(disable=True)
+            self._img2img = img2img_pipeline(self.pipe)
         return self._img2img
 
     @property
@@ -496,48 +318,18 @@ class Engine:
         embeds: dict[str, torch.Tensor],
         generators: list[torch.Generator],
     ) -> torch.Tensor:
-        """StableDiffusionPipeline.__call__'s text-to-image path, copied down to what the engine uses.
-
-        Same operations in the same order as diffusers 0.42's `__call__` (prepare_latents, the Euler/DDIM
-        loop, vae.decode, VaeImageProcessor.postprocess to uint8), so the pictures are the pipeline's
-        (tests/engine/test_loop.py compares them). What it leaves out is the per-call generic work:
-        check_inputs, `_execution_device` (walks every module), signature inspection in
-        prepare_extra_step_kwargs, LoRA/IP-adapter/callback plumbing, per-image numpy -> PIL
-        post-processing; and it writes the noise into a reused per-shape buffer. Returns (B, H, W, 3) uint8
-        on the engine's device.
-        """
-        pipe = self.pipe
-        scheduler = pipe.scheduler
-        guided = shape.guidance > 1.0
-        prompt_embeds = embeds["prompt_embeds"]
-        if guided:
-            prompt_embeds = torch.cat([embeds["negative_prompt_embeds"], prompt_embeds])
-
-        # Timesteps (retrieve_timesteps), then the initial noise (prepare_latents: one randn per generator,
-        # drawn on the generator's device, scaled by the scheduler's initial sigma).
-        scheduler.set_timesteps(shape.steps, device=self.device)
-        latents = self._latents_buffer(len(padded), shape.height, shape.width)
-        for row, generator in zip(latents, generators, strict=True):
-            torch.randn(row.shape, generator=generator, device=self.device, dtype=self.dtype, out=row)
-        latents = latents * scheduler.init_noise_sigma
-
-        step_kwargs: dict[str, Any] = {"generator": generators} if self._step_takes_generator else {}
-        for t in scheduler.timesteps:
-            model_input = torch.cat([latents] * 2) if guided else latents
-            model_input = scheduler.scale_model_input(model_input, t)
-            noise_pred = pipe.unet(model_input, t, encoder_hidden_states=prompt_embeds, return_dict=False)[0]
-            if guided:
-                uncond, text = noise_pred.chunk(2)
-                noise_pred = uncond + shape.guidance * (text - uncond)
-            latents = scheduler.step(noise_pred, t, latents, **step_kwargs, return_dict=False)[0]
-
-        # Batched VAE decode, then VaeImageProcessor.postprocess's arithmetic ((x / 2 + 0.5) clamped, x 255,
-        # round half to even, uint8) on the whole batch at once instead of image by image in numpy.
-        image = pipe.vae.decode(
-            latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generators
-        )[0]
-        image = (image / 2 + 0.5).clamp(0, 1)
-        return (image.permute(0, 2, 3, 1).float() * 255).round().to(torch.uint8)
+        """The SD text-to-image loop (`denoise.denoise_text_to_image`), its noise written into this shape's
+        reused latents buffer. Returns (B, H, W, 3) uint8 on the engine's device."""
+        return denoise_text_to_image(
+            self.pipe,
+            shape=shape,
+            embeds=embeds,
+            generators=generators,
+            latents=self._latents_buffer(len(padded), shape.height, shape.width),
+            step_takes_generator=self._step_takes_generator,
+            device=self.device,
+            dtype=self.dtype,
+        )
 
     # -- prompt embeddings ----------------------------------------------------------------------------
 
@@ -545,7 +337,7 @@ class Engine:
         positive = self.embed_texts([r.prompt for r in padded])
         kwargs: dict[str, torch.Tensor] = {"prompt_embeds": torch.cat([e.hidden for e in positive])}
         if self._is_sdxl:
-            kwargs["pooled_prompt_embeds"] = torch.cat([_pooled(e) for e in positive])
+            kwargs["pooled_prompt_embeds"] = torch.cat([pooled(e) for e in positive])
         if guided:
             negative = (
                 self.embed_texts([r.negative_prompt for r in padded])
@@ -554,7 +346,7 @@ class Engine:
             )
             kwargs["negative_prompt_embeds"] = torch.cat([e.hidden for e in negative])
             if self._is_sdxl:
-                kwargs["negative_pooled_prompt_embeds"] = torch.cat([_pooled(e) for e in negative])
+                kwargs["negative_pooled_prompt_embeds"] = torch.cat([pooled(e) for e in negative])
         return kwargs
 
     @property
@@ -565,7 +357,7 @@ class Engine:
         """The text encoder's output for `text`, from the cache when it has it."""
         if negative and text == "" and self._is_sdxl and self.pipe.config.force_zeros_for_empty_prompt:
             # SDXL was trained with zeroed embeddings for "no negative prompt" (its pipeline's default).
-            return _zeros_like(self.embed_text(""))
+            return zeros_like(self.embed_text(""))
         key = (self.spec.name, text)
         cached = self.prompt_cache.get(key)
         if cached is not None:
@@ -613,28 +405,9 @@ class Engine:
         return type(self.pipe).__name__ in DIRECT_LOOP_PIPELINES
 
     def _check_batch_invariance(self) -> bool:
-        """Make the text encoder batch-invariant if it can be, and say whether it is: whether encoding texts
-        together gives each one exactly the bits it gets alone, so that an embedding cannot depend on its
-        companions (Thinking Machines, "Defeating Nondeterminism in LLM Inference", 2025: batch invariance).
-
-        Matmuls and SDPA compute each row alike whatever the batch on this CPU, but ATen's vectorised
-        elementwise kernels (quick_gelu's sigmoid) finish a tensor's last few elements (less than two vector
-        widths) in scalar code whose exp rounds differently, so an element's bits depend on where the tensor ends; the MLP activations are
-        therefore applied row by row (`RowWise`), which gives each text the tensor it has alone. Whether that
-        suffices is not assumed but measured here on probe texts of different lengths, alone against batched
-        in two orders; where it does not hold (other kernels, cuBLAS choosing algorithms by batch size), the
-        wrapping is undone and texts are encoded one per call.
-        """
-        encoder = self.pipe.text_encoder
-        wrapped = _wrap_activations_row_wise(encoder)
-        with torch.inference_mode():
-            alone = torch.cat([self._encode_clip(text) for text in _INVARIANCE_PROBES])
-            together = self._encode_clip_batch(list(_INVARIANCE_PROBES))
-            reverse = self._encode_clip_batch(list(reversed(_INVARIANCE_PROBES))).flip(0)
-        invariant = torch.equal(alone, together) and torch.equal(alone, reverse)
-        if not invariant:
-            for parent, name, original in wrapped:
-                setattr(parent, name, original)
+        """Whether a batch's new texts may share one text-encoder call: made batch-invariant and measured on
+        probe texts (`text_encoding.make_batch_invariant`), through this engine's own encoder calls."""
+        invariant = make_batch_invariant(self.pipe.text_encoder, self._encode_clip, self._encode_clip_batch)
         logger.info(
             "%s text encoder: %s",
             self.spec.name,
@@ -670,67 +443,6 @@ class Engine:
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-
-
-# Probe texts for `_check_batch_invariance`: an odd count, short and long (one past CLIP's 77 tokens, so
-# truncated), and one with bytes outside the tiny vocabulary's merges.
-_INVARIANCE_PROBES: tuple[str, ...] = (
-    "",
-    "a photo of a happy customer holding a coffee cup in a bright modern kitchen, soft morning light",
-    "portrait",
-    "Grüße aus 東京, 100% fresh!",
-    " ".join(["the city skyline at sunset"] * 20),
-)
-
-# Activation modules whose kernels use transcendental functions (vectorised body, scalar tail).
-_ACTIVATION_TYPES: tuple[type[torch.nn.Module], ...] = (
-    torch.nn.GELU,
-    torch.nn.SiLU,
-    torch.nn.Sigmoid,
-    torch.nn.Tanh,
-    torch.nn.Mish,
-)
-
-
-class RowWise(torch.nn.Module):
-    """Apply an elementwise module to each batch row on its own, so a row's bits do not depend on where the
-    batch's tensor ends (see `Engine._check_batch_invariance`). A batch of one is passed through as is."""
-
-    def __init__(self, inner: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] == 1:
-            return self.inner(x)
-        return torch.stack([self.inner(row) for row in x])
-
-
-def _wrap_activations_row_wise(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str, torch.nn.Module]]:
-    """Wrap every activation module in `model` in RowWise; returns (parent, name, original) to undo it."""
-    wrapped: list[tuple[torch.nn.Module, str, torch.nn.Module]] = []
-    for parent in list(model.modules()):
-        if isinstance(parent, RowWise):
-            continue  # its inner module is the one already wrapped
-        for name, child in list(parent.named_children()):
-            is_activation = isinstance(child, _ACTIVATION_TYPES) or type(child).__module__ == (
-                "transformers.activations"
-            )
-            if is_activation and not isinstance(child, RowWise):
-                setattr(parent, name, RowWise(child))
-                wrapped.append((parent, name, child))
-    return wrapped
-
-
-def _pooled(embedding: TextEmbedding) -> torch.Tensor:
-    if embedding.pooled is None:
-        raise RuntimeError("SDXL text embedding without its pooled projection")
-    return embedding.pooled
-
-
-def _zeros_like(embedding: TextEmbedding) -> TextEmbedding:
-    pooled = None if embedding.pooled is None else torch.zeros_like(embedding.pooled)
-    return TextEmbedding(hidden=torch.zeros_like(embedding.hidden), pooled=pooled)
 
 
 # -- one engine per model per process ---------------------------------------------------------------------

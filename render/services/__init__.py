@@ -8,8 +8,8 @@
 - `reconcile`: re-queue work whose task was lost.
 
 Tasks carry ids; these functions re-read the database. A stage that starts more than
-REELSMITH_MAX_ATTEMPTS times is failed with a reason (RELIABILITY R3). The names below are the package's
-public surface for the API, campaigns and tasks.
+REELSMITH_MAX_ATTEMPTS times is failed with a reason (docs/reliability.md R3). The names below are the
+package's public surface for the API, campaigns and tasks.
 """
 
 from render.services.composition import COMPOSE_GAVE_UP, render_compose

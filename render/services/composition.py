@@ -1,6 +1,6 @@
 """Composing a render: fetch its pictures, clips and brand files, compose every output format with
 ffmpeg, upload under deterministic keys, succeed. Failures are retried with back-off until the attempt
-budget is spent (RELIABILITY R3)."""
+budget is spent (docs/reliability.md R3)."""
 
 from __future__ import annotations
 
@@ -148,11 +148,11 @@ def _compose_format(
 ) -> _Output:
     """One format's video (shared segments from the cache, personal ones encoded for this recipient, joined
     by stream copy), C2PA-signed when credentials are configured, with its poster, GIF and captions."""
-    from render.compose.cache import StorageSegmentCache
     from render.compose.compose import make_thumbnail
     from render.compose.outputs import captions_vtt, make_gif
     from render.compose.provenance import c2pa_credentials, c2pa_sign
     from render.compose.segments import compose_segmented
+    from render.segment_cache import StorageSegmentCache
 
     generated = [s for s in inputs.specs if s]
     plan = composition_plan(

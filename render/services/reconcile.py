@@ -23,7 +23,7 @@ STUCK_GAVE_UP = "The render stopped making progress {attempts} times (worker los
 
 
 def render_reconcile(*, now: Any = None) -> dict[str, int]:
-    """Re-queue work whose task was lost (worker SIGKILLed, message dropped): RELIABILITY R1 and R4."""
+    """Re-queue work whose task was lost (worker SIGKILLed, message dropped): docs/reliability.md R1, R4."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.REELSMITH_RENDER_LEASE_SECONDS)
     counts = {"plan": 0, "generate": 0, "compose": 0, "released": 0, "failed": 0}

@@ -1,4 +1,4 @@
-"""Accepting and canceling renders: the entry points the API, campaigns and CRM calls share."""
+"""Accepting and canceling renders: the entry points every way in (the API, campaigns, CRM calls) shares."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from campaigns.models import Campaign, Recipient
-from core.billing.services import billing_reserve
-from core.errors import ConflictError
+from core.billing.ledger import charges_admit, charges_reserve
+from core.billing.plans import TOO_MANY_IN_FLIGHT
+from core.errors import ApplicationError, ConflictError
 from core.models import Brand, Workspace
 from core.queue import enqueue
 from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
+from render.pricing import render_charge
 from render.services.transitions import TASK_PLAN, render_transition
+from templates.merge import variables_resolve
 from templates.models import TemplateVersion
-from templates.spec import variables_resolve
 
 IDEMPOTENCY_CONFLICT = "This Idempotency-Key was already used with a different request body."
 ALREADY_FINISHED = "The render has already finished."
@@ -37,11 +38,14 @@ def render_request(
     callback_url: str = "",
     external_id: str = "",
     idempotency_key: str | None = None,
-    campaign: Campaign | None = None,
-    recipient: Recipient | None = None,
     priority: int = Priority.INTERACTIVE,
+    batch: bool = False,
 ) -> tuple[Render, bool]:
-    """Accept a render: returns (render, created). The same Idempotency-Key and body give the same render."""
+    """Accept a render: returns (render, created). The same Idempotency-Key and body give the same render.
+
+    `priority` orders the queues (a person waiting goes first); `batch` marks a render requested for a
+    batch such as a campaign, which the plan's in-flight limit does not count. The caller that asked for a
+    batch render links it to its own records in the same transaction."""
     body = {
         "template": str(template_version.template_id),
         "version": template_version.version,
@@ -62,8 +66,7 @@ def render_request(
                 workspace=workspace,
                 template_version=template_version,
                 brand=brand,
-                campaign=campaign,
-                recipient=recipient,
+                batch=batch,
                 variables=values,
                 priority=priority,
                 callback_url=callback_url,
@@ -72,7 +75,7 @@ def render_request(
                 request_hash=request_hash,
             )
             # Credits are taken in this transaction: 402 (cost and balance) rolls the render back, unqueued.
-            billing_reserve(workspace=workspace, renders=[render])
+            _credits_reserve(workspace, [render])
             enqueue(TASK_PLAN, str(render.pk), priority=priority)
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its render.
@@ -81,6 +84,30 @@ def render_request(
         existing = Render.objects.get(workspace=workspace, idempotency_key=idempotency_key)
         return _idempotent_replay(existing, request_hash), False
     return render, True
+
+
+def _credits_reserve(workspace: Workspace, renders: list[Render]) -> None:
+    """Reserve the renders' worst-case cost, in the transaction that created them (docs/billing.md).
+
+    Under the workspace's billing-account row lock, in this order: the plan's gates (402), the plan's
+    in-flight limit counted here against renders not requested for a batch (429: waiting fixes it, paying
+    does not have to), then the balance (402). The lock makes the count and the renders it admits one step
+    (docs/reliability.md R13)."""
+    charges = [render_charge(render=render) for render in renders]
+    limits = charges_admit(workspace=workspace, charges=charges)
+    # Batch renders are queued behind interactive ones at low priority by design, and capped on their own.
+    interactive = sum(1 for render in renders if not render.batch)
+    if limits.enforced and interactive:
+        in_flight = (
+            Render.objects.filter(workspace=workspace, batch=False, status__in=ACTIVE_RENDER_STATUSES)
+            .exclude(pk__in=[render.pk for render in renders])
+            .count()
+        )
+        if in_flight + interactive > limits.renders_in_flight:
+            raise ApplicationError(
+                TOO_MANY_IN_FLIGHT.format(plan=limits.name, limit=limits.renders_in_flight), status_code=429
+            )
+    charges_reserve(workspace=workspace, charges=charges)
 
 
 def _idempotent_replay(existing: Render, request_hash: str) -> Render:

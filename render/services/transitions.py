@@ -1,7 +1,7 @@
 """The one way a Render changes status: a conditional update on the statuses it is expected to be in.
 
-A task that runs twice, or a render canceled mid-flight, changes nothing the second time (RELIABILITY R2).
-Entering a final status sends `render_finished` in the same transaction, once.
+A task that runs twice, or a render canceled mid-flight, changes nothing the second time
+(docs/reliability.md R2). Entering a final status sends `render_finished` in the same transaction, once.
 """
 
 from __future__ import annotations

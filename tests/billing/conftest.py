@@ -16,8 +16,8 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from core.billing.ledger import billing_account_get_or_create
 from core.billing.models import BillingAccount
-from core.billing.services import billing_account_get_or_create
 from core.models import Workspace
 from tests.billing.fake_stripe import FakeStripe, fake_stripe_server
 from tests.factories import small_spec

@@ -1,8 +1,8 @@
 """A tiny threaded HTTP server on 127.0.0.1 that answers the Stripe API calls Reelsmith makes, with Stripe's JSON.
 
-Only the outside world is faked (STYLE rule 9): the real `stripe` SDK talks to this over HTTP, form-encoded
-requests in, JSON objects out, Idempotency-Key replays honoured the way Stripe does, meter events deduplicated
-by `identifier` the way Billing Meters do. Tests put subscriptions in `subscriptions` (what a re-fetch answers)
+Only the outside world is faked (docs/style.md rule 9): the real `stripe` SDK talks to this over HTTP,
+form-encoded requests in, JSON objects out, Idempotency-Key replays honoured the way Stripe does, meter events
+deduplicated by `identifier` the way Billing Meters do. Tests put subscriptions in `subscriptions` (what a re-fetch answers)
 and read back `requests` and `meter_events`.
 """
 

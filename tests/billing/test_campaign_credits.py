@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_fanout
-from core.billing.services import INSUFFICIENT_CREDITS
+from core.billing.ledger import INSUFFICIENT_CREDITS
 from render.models import Render
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe
@@ -47,7 +47,7 @@ def test_campaign_pauses_with_the_reason_when_credits_run_out(
     body = api.get(f"/api/v1/campaigns/{cid}/").json()
     assert body["status"] == "paused"
     assert body["status_reason"] == INSUFFICIENT_CREDITS.format(cost=1, balance=0)
-    assert Render.objects.filter(campaign_id=cid).count() == 2
+    assert Render.objects.filter(campaign_link__campaign_id=cid).count() == 2
     # Topped up and resumed: the rest starts.
     grant(workspace, 3)
     assert api.post(f"/api/v1/campaigns/{cid}/resume/").json()["status"] == "running"

@@ -10,8 +10,9 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
+from core.billing.ledger import INSUFFICIENT_CREDITS
 from core.billing.models import BillingAccount, Reservation
-from core.billing.services import INSUFFICIENT_CREDITS, ledger_balance
+from core.billing.selectors import ledger_balance
 from render.models import Render
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe

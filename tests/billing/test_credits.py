@@ -9,12 +9,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from core.billing.ledger import INSUFFICIENT_CREDITS
 from core.billing.models import BillingAccount, CreditEntry, Reservation
-from core.billing.services import INSUFFICIENT_CREDITS, TOO_MANY_IN_FLIGHT, ledger_balance, render_cost
+from core.billing.plans import TOO_MANY_IN_FLIGHT
+from core.billing.selectors import ledger_balance
 from core.models import Workspace
 from render.engine.pipeline import Engine
 from render.engine.types import GenerationResult
 from render.models import Render
+from render.pricing import render_cost
 from render.services import requests as render_requests
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe

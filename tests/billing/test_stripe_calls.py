@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from core.billing.metering import billing_report_usage
 from core.billing.models import BillingAccount, MeterReport
-from core.billing.services import BILLING_OFF, NO_CUSTOMER, billing_report_usage
 from core.billing.stripe_api import STRIPE_API_VERSION
+from core.billing.stripe_sync import BILLING_OFF, NO_CUSTOMER
 from core.billing.tasks import report_usage
 from tests.billing.conftest import PRICE_PRO, PRICE_PRO_METERED, grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from core.billing.ledger import billing_account_get_or_create
 from core.billing.models import BillingAccount, CreditEntry, StripeEvent
-from core.billing.services import PAST_DUE, billing_account_get_or_create, ledger_balance
+from core.billing.plans import PAST_DUE
+from core.billing.selectors import ledger_balance
 from core.billing.webhooks import BAD_SIGNATURE
 from core.models import Workspace
 from render.models import Render

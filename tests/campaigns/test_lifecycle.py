@@ -59,11 +59,11 @@ def test_fifty_rows_samples_approve_launch_complete(api: APIClient, settings: An
     assert body["status"] == "completed"
     assert body["counts"]["succeeded"] == body["counts"]["total"] == 46
     assert body["eta_seconds"] == 0.0
-    renders = Render.objects.filter(campaign_id=cid)
+    renders = Render.objects.filter(campaign_link__campaign_id=cid)
     assert renders.count() == 46  # once per recipient: samples were not rendered again
-    assert set(renders.exclude(recipient__position__lte=3).values_list("priority", flat=True)) == {
-        Priority.CAMPAIGN
-    }
+    assert set(
+        renders.exclude(campaign_link__recipient__position__lte=3).values_list("priority", flat=True)
+    ) == {Priority.BATCH}
     assert CampaignRun.objects.filter(campaign_id=cid).count() == 1
 
     results = api.get(f"/api/v1/campaigns/{cid}/results.csv")
@@ -87,7 +87,7 @@ def test_pause_resume_cancel_lose_nothing(api: APIClient, settings: Any) -> None
     assert campaign_fanout(campaign_id=cid) == 2  # the per-workspace cap
     assert campaign_fanout(campaign_id=cid) == 0
     assert api.post(f"/api/v1/campaigns/{cid}/pause/").json()["status"] == "paused"
-    Render.objects.filter(campaign_id=cid).update(status=RenderStatus.SUCCEEDED)
+    Render.objects.filter(campaign_link__campaign_id=cid).update(status=RenderStatus.SUCCEEDED)
     assert campaign_fanout(campaign_id=cid) == 0  # paused: nothing new starts
     assert api.post(f"/api/v1/campaigns/{cid}/resume/").json()["status"] == "running"
     assert campaign_fanout(campaign_id=cid) == 2
@@ -116,7 +116,7 @@ def test_cap_is_per_workspace_across_campaigns(api: APIClient, settings: Any) ->
     assert campaign_fanout(campaign_id=ids[0]) == 3
     assert campaign_fanout(campaign_id=ids[1]) == 0
     # A single API render is never held back by campaigns (and does not count against their cap).
-    assert Render.objects.filter(campaign__isnull=True).count() == 0
+    assert Render.objects.filter(campaign_link__isnull=True).count() == 0
 
 
 @pytest.mark.django_db

@@ -90,4 +90,4 @@ def test_each_slot_runs_once_and_renders_only_new_recipients(api: APIClient, set
         .values_list("from_position", "to_position")
     )
     assert runs == [(0, 3), (3, 5)]
-    assert Render.objects.filter(campaign_id=cid).count() == 5
+    assert Render.objects.filter(campaign_link__campaign_id=cid).count() == 5

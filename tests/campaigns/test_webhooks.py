@@ -1,5 +1,5 @@
 """Outbound webhooks: Standard Webhooks signatures, the delivery log, retries, 410, replay, callback_url,
-and the private-address matrix (RELIABILITY R9, R10)."""
+and the private-address matrix (docs/reliability.md R9, R10)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def test_campaign_runs_to_completion_on_real_workers(api: APIClient, service_wor
     assert api.post(f"/api/v1/campaigns/{cid}/launch/").status_code == 202
     body = wait_status(api, cid, "completed")
     assert body["counts"]["succeeded"] == body["counts"]["total"] == 8
-    assert Render.objects.filter(campaign_id=cid).count() == 8
+    assert Render.objects.filter(campaign_link__campaign_id=cid).count() == 8
 
 
 @pytest.mark.services
@@ -42,14 +42,14 @@ def test_in_flight_cap_holds_under_concurrent_fanouts(
     api: APIClient, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two campaigns of one workspace fan out at the same moment on PostgreSQL: the workspace row lock
-    keeps their renders in flight within the cap (RELIABILITY R13)."""
+    keeps their renders in flight within the cap (docs/reliability.md R13)."""
     import threading
 
     from django.db import connection
 
     from campaigns.models import Campaign
     from campaigns.services import campaign_fanout
-    from render import queue
+    from core import queue
     from render.models import ACTIVE_RENDER_STATUSES
 
     settings.REELSMITH_CAMPAIGN_MAX_IN_FLIGHT = 5
@@ -76,5 +76,7 @@ def test_in_flight_cap_holds_under_concurrent_fanouts(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    in_flight = Render.objects.filter(campaign_id__in=ids, status__in=ACTIVE_RENDER_STATUSES).count()
+    in_flight = Render.objects.filter(
+        campaign_link__campaign_id__in=ids, status__in=ACTIVE_RENDER_STATUSES
+    ).count()
     assert sum(started) == in_flight == 5

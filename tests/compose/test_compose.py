@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from render.compose.compose import EncodeSettings, PlanError, compose_args, compose_video, make_thumbnail
+from render.compose.compose import compose_args, compose_video, make_thumbnail
+from render.compose.encode import EncodeSettings
 from render.compose.ffmpeg import ComposeError
 from render.compose.plan import (
     Audio,
@@ -24,6 +25,7 @@ from render.compose.plan import (
     Transition,
 )
 from render.compose.probe import UnsupportedMediaError, decode_frame, probe
+from render.compose.validate import PlanError
 from tests.compose.conftest import HEIGHT, NOTO_SANS, WIDTH, build_plan
 
 RED, BLUE = (0xCC, 0x22, 0x22), (0x22, 0x22, 0xCC)

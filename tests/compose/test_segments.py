@@ -10,7 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from render.compose.compose import EncodeSettings, compose_video
+from render.compose.compose import compose_video
+from render.compose.encode import EncodeSettings
 from render.compose.plan import (
     Audio,
     ColorBackground,

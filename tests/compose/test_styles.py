@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from render.compose.compose import PlanError, compose_video
+from render.compose.compose import compose_video
 from render.compose.plan import (
     Audio,
     ColorBackground,
@@ -30,6 +30,7 @@ from render.compose.plan import (
 from render.compose.probe import decode_frame, probe
 from render.compose.provenance import AI_GENERATED, C2paCredentials, c2pa_read, c2pa_sign
 from render.compose.segments import DirectorySegmentCache, compose_segmented
+from render.compose.validate import PlanError
 from tests.compose.conftest import FPS, HEIGHT, NOTO_SANS, WIDTH, build_plan
 from tests.compose.test_fonts import VALUES
 
@@ -96,7 +97,7 @@ def test_entrance_animations_start_hidden_stay_in_the_box_and_end_as_the_still_t
 
 
 def test_styles_size_text_differently() -> None:
-    from render.compose.compose import STYLE_SIZES
+    from render.compose.layers import STYLE_SIZES
 
     headline, body, cta = STYLE_SIZES["headline"], STYLE_SIZES["body"], STYLE_SIZES["cta"]
     assert body[0] < cta[0] < headline[0]  # largest size

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from adspec.catalog import TINY_SD
 from render.engine.config import engine_settings
 from render.engine.pipeline import Engine, engines_clear, get_engine
-from render.engine.registry import TINY_SD, ModelSpec, model_spec
+from render.engine.registry import ModelSpec, model_spec
 from render.engine.types import ShapeKey
 
 

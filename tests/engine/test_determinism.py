@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from render.engine.config import EngineSettings
-from render.engine.pipeline import Engine, RowWise
+from render.engine.pipeline import Engine
 from render.engine.registry import ModelSpec
+from render.engine.text_encoding import RowWise
 from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
 from tests.engine.factories import make_requests
 

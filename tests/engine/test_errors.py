@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from render.engine.errors import FatalEngineError
-from render.engine.pipeline import Engine, classify_error, short_reason
+from render.engine.failures import classify_error, short_reason
+from render.engine.pipeline import Engine
 from render.engine.types import ShapeKey
 from tests.engine.factories import make_requests
 

@@ -20,6 +20,6 @@ def test_sd_turbo_architecture_has_the_published_size_and_flops() -> None:
     assert 330e6 < _params(models["text_encoder"]) < 360e6  # OpenCLIP ViT-H text tower, 23 of 24 layers
 
     flops = count_forward_flops(models["unet"], models["vae"], height=512, width=512, device="meta")
-    # docs PERFORMANCE.md: SD-Turbo UNet 0.80 TFLOP and SD VAE decoder 2.5 TFLOP at 512^2, one sample.
+    # docs/performance.md: SD-Turbo UNet 0.80 TFLOP and SD VAE decoder 2.5 TFLOP at 512^2, one sample.
     assert flops["unet"] / 1e12 == pytest.approx(0.80, rel=0.02)
     assert flops["vae_decode"] / 1e12 == pytest.approx(2.5, rel=0.02)

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from adspec.catalog import TINY_SD
 from render.engine import pipeline
+from render.engine.batching import BATCH_BUCKETS, bucket_size
 from render.engine.config import EngineSettings, engine_settings
-from render.engine.pipeline import BATCH_BUCKETS, Engine, bucket_size, get_engine, preload_engines
-from render.engine.registry import TINY_SD, ModelSpec
+from render.engine.pipeline import Engine, get_engine, preload_engines
+from render.engine.registry import ModelSpec
 from render.engine.types import GenerationRequest, ShapeKey
 from tests.engine.factories import make_requests
 

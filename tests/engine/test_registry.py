@@ -5,18 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from adspec.catalog import SD_TURBO, SDXL_TURBO, TINY_SD, crop_loss, model_names
 from render.engine.config import EngineSettings, engine_settings, load_engine_settings
 from render.engine.errors import ModelNotInstalledError, UnknownModelError
 from render.engine.pipeline import Engine
-from render.engine.registry import (
-    SD_TURBO,
-    SDXL_TURBO,
-    TINY_SD,
-    crop_loss,
-    model_ensure_installed,
-    model_names,
-    model_spec,
-)
+from render.engine.registry import model_ensure_installed, model_spec
 from render.engine.tiny import build_tiny_sd
 
 

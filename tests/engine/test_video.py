@@ -7,8 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from adspec.catalog import TINY_WAN, WAN_T2V
 from render.engine.pipeline import get_engine
-from render.engine.registry import TINY_WAN, WAN_T2V, ModelSpec, model_is_installed, model_spec
+from render.engine.registry import ModelSpec, model_is_installed, model_spec
 from render.engine.types import GenerationRequest, ShapeKey
 
 

@@ -2,7 +2,7 @@
 
 The worker runs `celery -A <app> worker` from this virtualenv in its own process group, logs to a file, and
 counts as started only once it logs "<name>@<host> ready.". Chaos tests find the prefork pool children through
-/proc and SIGKILL one mid-task, which is what the OOM killer does (RELIABILITY R1).
+/proc and SIGKILL one mid-task, which is what the OOM killer does (docs/reliability.md R1).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core.billing.services import billing_account_get_or_create, credits_grant, ledger_balance
+from core.billing.ledger import billing_account_get_or_create, credits_grant
+from core.billing.selectors import ledger_balance
 from core.errors import ApplicationError
 from core.models import Workspace
 

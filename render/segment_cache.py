@@ -1,17 +1,23 @@
-"""Shared segments kept in the project's storage, so every worker process and render reuses them."""
+"""Shared segments kept in the project's storage, so every worker process and render reuses them.
+
+The compositor takes any `SegmentCache` (`render/compose/segments.py`) and knows nothing of storage; this
+is the one render's services hand it, on the Django side of the wall.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from core.storage import Storage, get_storage
+from render.compose.segments import SegmentCache
 
 SEGMENT_PREFIX = "segments/"
 
 
-class StorageSegmentCache:
-    """`segments/<sha256>.mp4` (and `.mkv` moving backgrounds) in `core.storage`: content-addressed, so a key is written at most once
-    with the same meaning; two workers racing on one key store equivalent files, either one wins."""
+class StorageSegmentCache(SegmentCache):
+    """`segments/<sha256>.mp4` (and `.mkv` moving backgrounds) in `core.storage`: content-addressed, so a key
+    is written at most once with the same meaning; two workers racing on one key store equivalent files,
+    either one wins."""
 
     def __init__(self, storage: Storage | None = None) -> None:
         self.storage = storage or get_storage()

@@ -189,15 +189,14 @@ class Command(BaseCommand):
     def _wait(self, campaign: Campaign, *, expected: int, deadline: float) -> list[Render]:
         """Poll the campaign's renders until `expected` of them exist and all are final, showing progress."""
         while True:
-            current = list(
-                Render.objects.filter(campaign=campaign)
-                .select_related("recipient")
-                .order_by("recipient__position")
+            links = list(
+                campaign.render_links.select_related("render", "recipient").order_by("recipient__position")
             )
-            for render in current:
+            current = [link.render for link in links]
+            for link, render in zip(links, current, strict=True):
                 if self._seen.get(render.pk) != render.status:
                     self._seen[render.pk] = render.status
-                    position = render.recipient.position if render.recipient else "?"
+                    position = link.recipient.position if link.recipient else "?"
                     name = render.variables.get("first_name")
                     self.stdout.write(f"  [{position}/{len(DEMO_RECIPIENTS)}] {name}: {render.status}")
             if len(current) >= expected and all(r.status in FINAL_RENDER_STATUSES for r in current):

@@ -1,0 +1,13 @@
+"""The render API's routes, mounted under /api/v1/ by the root URLconf (core.urls)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from render import apis
+
+urlpatterns = [
+    path("renders/", apis.RendersApi.as_view(), name="renders"),
+    path("renders/<str:render_id>/", apis.RenderDetailApi.as_view(), name="render-detail"),
+    path("renders/<str:render_id>/cancel/", apis.RenderCancelApi.as_view(), name="render-cancel"),
+]
