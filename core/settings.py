@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "campaigns",
     "render",
     "django_htmx",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Dashboard (people signed in with a session) ------------------------------------------------------------
 
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "dashboard:login"
 # Password-reset and invitation mail. Embedded mode prints it on the console unless told otherwise; set
 # EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend and EMAIL_FILE_PATH to keep it in files.
 EMAIL_BACKEND = env_str(

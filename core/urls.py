@@ -34,6 +34,7 @@ urlpatterns = [
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("dashboard.urls")),
 ]
 
 if not settings.AWS_STORAGE_BUCKET_NAME:

@@ -1,0 +1,249 @@
+"""Campaigns: list with progress, create, recipients by CSV with the per-row report, samples with players,
+approve or request changes, launch, live progress (htmx polling, no reload), results, pause/resume/cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from campaigns import selectors, services
+from campaigns.models import Campaign
+from core.errors import ApplicationError, NotFoundError
+from core.selectors import brand_get_for_workspace, brand_list
+from dashboard.access import DashboardRequest, member_view, paginate
+from dashboard.forms import (
+    CAMPAIGN_ERROR_ALIASES,
+    CampaignCreateForm,
+    RecipientsUploadForm,
+    RequestChangesForm,
+    SamplesForm,
+    errors_to_form,
+)
+from render.models import RenderStatus
+from render.selectors import render_list, render_urls
+from templates.selectors import template_get_for_workspace, template_list, template_version_get
+
+Status = Campaign.Status
+# The page polls its live part while renders are on their way, and stops once a person has to act.
+POLLING = (Status.SAMPLING, Status.APPROVED, Status.RUNNING)
+REVIEW = (Status.DRAFT, Status.SAMPLING, Status.AWAITING_APPROVAL)
+# Choices offered in the create form: the newest templates and brands (a workspace rarely has more).
+CHOICES_LIMIT = 200
+FAILURES_SHOWN = 5
+
+
+@member_view()
+def campaigns(request: DashboardRequest) -> HttpResponse:
+    page = paginate(
+        request,
+        selectors.campaign_list(workspace=request.member.workspace).select_related(
+            "template_version__template", "brand"
+        ),
+    )
+    counts = selectors.campaign_counts_many(campaigns=list(page.object_list))
+    rows = [(c, counts[c.pk]) for c in page.object_list]
+    return render(request, "dashboard/campaigns.html", {"page": page, "rows": rows})
+
+
+@member_view()
+def campaign_new(request: DashboardRequest) -> HttpResponse:
+    workspace = request.member.workspace
+    form = CampaignCreateForm(
+        request.POST or None,
+        templates=[(str(t.pk), t.name) for t in template_list(workspace=workspace)[:CHOICES_LIMIT]],
+        brands=[(str(b.pk), b.name) for b in brand_list(workspace=workspace)[:CHOICES_LIMIT]],
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            template = template_get_for_workspace(workspace=workspace, template_id=data["template"])
+            campaign = services.campaign_create(
+                workspace=workspace,
+                name=data["name"],
+                template_version=template_version_get(template=template, version=data["version"]),
+                brand=brand_get_for_workspace(workspace=workspace, brand_id=data["brand"]),
+                schedule_cron=data["schedule_cron"].strip(),
+                schedule_timezone=data["schedule_timezone"].strip(),
+            )
+        except NotFoundError:
+            form.add_error(None, "That template or brand no longer exists.")
+        except ApplicationError as exc:
+            errors_to_form(form, exc, CAMPAIGN_ERROR_ALIASES)
+        else:
+            messages.success(request, f"Campaign {campaign.name!r} created. Upload its recipients next.")
+            return redirect("dashboard:campaign", campaign_id=campaign.pk)
+    return render(request, "dashboard/campaign_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _live_context(request: DashboardRequest, campaign: Campaign) -> dict[str, Any]:
+    """The part of the page that changes while renders run (polled by htmx)."""
+    progress = selectors.campaign_progress(campaign=campaign)
+    counts = progress["counts"]
+    finished = counts["succeeded"] + counts["failed"] + counts["canceled"]
+    samples = []
+    if campaign.status in REVIEW:
+        samples = [(r, render_urls(r)) for r in selectors.campaign_sample_renders(campaign=campaign)]
+    failures = render_list(
+        workspace=campaign.workspace, status=RenderStatus.FAILED, groups={"campaign": campaign.pk}
+    )
+    return {
+        "campaign": campaign,
+        "progress": progress,
+        "finished": finished,
+        "percent": round(100 * finished / counts["total"]) if counts["total"] else 0,
+        "samples": samples,
+        "failures": list(failures[:FAILURES_SHOWN]),
+        "polling": campaign.status in POLLING,
+        "changes_form": RequestChangesForm(),
+        "samples_form": SamplesForm(),
+    }
+
+
+def _campaign_page(
+    request: DashboardRequest,
+    campaign: Campaign,
+    *,
+    upload: RecipientsUploadForm | None = None,
+    report: services.ImportReport | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:200]
+    page = paginate(request, selectors.recipient_list(campaign=campaign, search=search))
+    recipients = list(page.object_list)
+    renders = selectors.recipient_renders(campaign=campaign, recipients=recipients)
+    results = [
+        (r, renders.get(r.pk), render_urls(renders[r.pk]) if r.pk in renders else {}) for r in recipients
+    ]
+    rejected = [
+        (item["row"], path.split(".", 1)[1] if "." in path else "row", message)
+        for item in (report.rejected if report else [])
+        for path, msgs in item["fields"].items()
+        for message in msgs
+    ]
+    context = {
+        **_live_context(request, campaign),
+        "upload": upload or RecipientsUploadForm(),
+        "report": report,
+        "rejected": rejected,
+        "page": page,
+        "results": results,
+        "search": search,
+        "query": urlencode({"q": search}) if search else "",
+    }
+    return render(request, "dashboard/campaign.html", context, status=status)
+
+
+@member_view()
+def campaign(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    return _campaign_page(request, item)
+
+
+@member_view()
+def campaign_live(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    return render(request, "dashboard/_campaign_live.html", _live_context(request, item))
+
+
+@require_POST
+@member_view()
+def campaign_recipients(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    upload = RecipientsUploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        return _campaign_page(request, item, upload=upload, status=400)
+    file = upload.cleaned_data["file"]
+    file.seek(0)
+    try:
+        report = services.recipients_import(campaign=item, file=file.file)
+    except ApplicationError as exc:
+        errors_to_form(upload, exc, dict.fromkeys(exc.fields, "file"))
+        return _campaign_page(request, item, upload=upload, status=400)
+    item.refresh_from_db()
+    return _campaign_page(request, item, report=report)
+
+
+def _action(request: DashboardRequest, campaign_id: str, act: Any, done: str) -> HttpResponse:
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    try:
+        act(item)
+    except ApplicationError as exc:
+        messages.error(
+            request,
+            " ".join([exc.message, *(m for msgs in exc.fields.values() for m in msgs if m != exc.message)]),
+        )
+    else:
+        messages.success(request, done)
+    return redirect("dashboard:campaign", campaign_id=item.pk)
+
+
+@require_POST
+@member_view()
+def campaign_samples(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    form = SamplesForm(request.POST)
+    count = form.cleaned_data["count"] if form.is_valid() else SamplesForm.base_fields["count"].initial
+    return _action(
+        request,
+        campaign_id,
+        lambda c: services.campaign_samples(campaign=c, count=count),
+        "Samples requested.",
+    )
+
+
+@require_POST
+@member_view()
+def campaign_approve(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    actor = request.member.actor
+    return _action(
+        request, campaign_id, lambda c: services.campaign_approve(campaign=c, actor=actor), "Approved."
+    )
+
+
+@require_POST
+@member_view()
+def campaign_request_changes(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    comment = request.POST.get("comment", "")
+    actor = request.member.actor
+    return _action(
+        request,
+        campaign_id,
+        lambda c: services.campaign_request_changes(campaign=c, actor=actor, comment=comment),
+        "Changes requested; the campaign is back in draft.",
+    )
+
+
+@require_POST
+@member_view()
+def campaign_launch(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    return _action(request, campaign_id, lambda c: services.campaign_launch(campaign=c), "Launched.")
+
+
+@require_POST
+@member_view()
+def campaign_pause(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    return _action(request, campaign_id, lambda c: services.campaign_pause(campaign=c), "Paused.")
+
+
+@require_POST
+@member_view()
+def campaign_resume(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    return _action(request, campaign_id, lambda c: services.campaign_resume(campaign=c), "Resumed.")
+
+
+@require_POST
+@member_view()
+def campaign_cancel(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    return _action(request, campaign_id, lambda c: services.campaign_cancel(campaign=c), "Canceled.")
+
+
+@member_view()
+def campaign_results_csv(request: DashboardRequest, campaign_id: str) -> StreamingHttpResponse:
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    response = StreamingHttpResponse(selectors.campaign_results_csv(campaign=item), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{item.pk}-results.csv"'
+    return response
