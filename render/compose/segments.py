@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-# compose_video through its module, so tests can stand in for it (tests/test_render_flow.py).
+# compose_video through its module, so tests can stand in for it (tests/render/test_render_flow.py).
 from render.compose import compose
 from render.compose.audio import add_audio
 from render.compose.compose import render_background

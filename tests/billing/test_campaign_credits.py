@@ -13,7 +13,7 @@ from core.billing.ledger import INSUFFICIENT_CREDITS
 from render.models import Render
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe
-from tests.test_api_renders import make_brand, make_template
+from tests.render.test_api_renders import make_brand, make_template
 
 
 @pytest.mark.django_db

@@ -17,7 +17,7 @@ from render.models import Render
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe
 from tests.factories import api_key_for
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 REQUESTS = 50
 CREDITS = 10

@@ -22,7 +22,7 @@ from render.services import requests as render_requests
 from tests.billing.conftest import grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe
 from tests.factories import small_spec
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 
 def _balance(workspace: Workspace) -> int:

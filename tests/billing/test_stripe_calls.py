@@ -12,7 +12,7 @@ from core.billing.stripe_sync import BILLING_OFF, NO_CUSTOMER
 from core.billing.tasks import report_usage
 from tests.billing.conftest import PRICE_PRO, PRICE_PRO_METERED, grant, one_credit_spec, subscribe
 from tests.billing.fake_stripe import FakeStripe
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 
 @pytest.mark.django_db

@@ -27,7 +27,7 @@ from tests.billing.conftest import (
     stripe_signature,
 )
 from tests.billing.fake_stripe import FakeStripe
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 pytestmark = pytest.mark.django_db
 

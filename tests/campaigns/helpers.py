@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from tests.factories import small_spec
-from tests.test_api_renders import make_brand, make_template
+from tests.render.test_api_renders import make_brand, make_template
 
 
 def flat_spec() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from render.models import Render
 from tests.campaigns.helpers import make_flat_template
 from tests.campaigns.servers import receiver
 from tests.factories import api_key_for
-from tests.test_api_renders import make_brand, make_template
+from tests.render.test_api_renders import make_brand, make_template
 
 SECRET = "hubspot-client-secret"
 FIELD_MAP = {"firstname": "first_name", "company": "company"}

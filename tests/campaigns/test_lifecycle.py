@@ -15,7 +15,7 @@ from campaigns.services import NOT_APPROVED, SAMPLES_NOT_READY, campaign_fanout
 from render.models import Priority, Render, RenderStatus
 from tests.campaigns.helpers import make_campaign, upload_json
 from tests.campaigns.test_recipients import BAD_ROWS, fifty_row_csv, upload_csv
-from tests.test_api_renders import make_brand, make_template
+from tests.render.test_api_renders import make_brand, make_template
 
 
 def detail(api: APIClient, campaign_id: str) -> dict[str, Any]:

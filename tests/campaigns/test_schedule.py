@@ -45,7 +45,7 @@ def test_bad_schedule_is_named(api: APIClient) -> None:
         format="json",
     )
     assert campaign.status_code == 400
-    from tests.test_api_renders import make_brand, make_template
+    from tests.render.test_api_renders import make_brand, make_template
 
     bad = api.post(
         "/api/v1/campaigns/",

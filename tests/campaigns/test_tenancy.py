@@ -63,7 +63,7 @@ def test_every_new_route_hides_foreign_objects(api: APIClient, other_api: APICli
 def test_foreign_template_and_brand_in_a_campaign_body_read_as_missing(
     api: APIClient, other_api: APIClient
 ) -> None:
-    from tests.test_api_renders import make_brand, make_template
+    from tests.render.test_api_renders import make_brand, make_template
 
     foreign = api.post(
         "/api/v1/campaigns/",

@@ -23,7 +23,7 @@ from campaigns.webhooks import (
 )
 from tests.campaigns.helpers import make_flat_template
 from tests.campaigns.servers import receiver
-from tests.test_api_renders import make_brand, request_render
+from tests.render.test_api_renders import make_brand, request_render
 
 
 def make_endpoint(api: APIClient, url: str, events: list[str] | None = None) -> dict[str, Any]:

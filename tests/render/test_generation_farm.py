@@ -40,9 +40,9 @@ from render.services import generation as generation_services
 from render.services import plan as plan_services
 from templates.services import template_create
 from templates.spec import spec_validate
+from tests.e2e.test_renders import wait_final
 from tests.factories import BrandFactory, WorkspaceFactory, small_spec
-from tests.test_api_renders import make_brand, make_template, request_render
-from tests.test_e2e import wait_final
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 MAX_BATCH = 16  # the engine's default REELSMITH_MAX_BATCH
 

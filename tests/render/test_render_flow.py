@@ -15,7 +15,7 @@ from render.engine.pipeline import Engine
 from render.engine.types import GenerationResult
 from render.models import Generation, GenerationStatus, Render, RenderStatus
 from render.services import requests as render_requests
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("run_tasks_inline")]
 

@@ -1,6 +1,6 @@
 """The service-mode harness against the real services: SeaweedFS S3, a Celery worker on Redis, PostgreSQL.
 
-Opt-in: REELSMITH_TEST_SERVICES=1 .venv/bin/pytest -p no:django tests/test_support_harness.py
+Opt-in: REELSMITH_TEST_SERVICES=1 .venv/bin/pytest -p no:django tests/support/test_harness.py
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ pytestmark = [
     ),
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ECHO_BROKER_DB = 15
 FLUSH_TEST_DB = 14  # not the echo broker's db, so a concurrent run's flush cannot eat a queued message
 MIB = 1024 * 1024

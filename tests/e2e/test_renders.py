@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from render.compose.probe import decode_frame, probe
 from tests.conftest import SERVICES
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 NAMES = ["Zoë", "李小龍", "O'Brien: 100% \\ [ok] %{pts} {{company}}"]
 

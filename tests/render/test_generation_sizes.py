@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 from render.engine.registry import model_spec
 from render.models import Generation
 from render.planning import generation_specs
+from tests.e2e.test_renders import wait_final
 from tests.factories import small_spec
-from tests.test_api_renders import make_brand, make_template, request_render
-from tests.test_e2e import wait_final
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 
 def _formats(*sizes: tuple[int, int]) -> list[dict[str, Any]]:

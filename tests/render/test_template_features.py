@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from core.storage import get_storage
 from render.models import Render, RenderStatus
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("run_tasks_inline")]
 
@@ -253,7 +253,7 @@ def test_styled_template_renders_every_format_and_script_signed_with_c2pa(
     from render.compose import provenance
     from render.compose.probe import decode_frame, probe
     from tests.compose.test_styles import write_credentials
-    from tests.test_api_brands import png_bytes, upload, wav_bytes
+    from tests.core.test_api_brands import png_bytes, upload, wav_bytes
 
     cert, key = write_credentials(tmp_path / "c2pa")
     monkeypatch.setenv(provenance.CERT_ENV, str(cert))
@@ -378,7 +378,7 @@ def test_brand_image_asset_is_a_background_and_an_image_layer(api: APIClient, tm
 
 def test_a_template_track_plays_instead_of_the_brand_music(api: APIClient, tmp_path: Path) -> None:
     from render.compose.probe import probe
-    from tests.test_api_brands import wav_bytes
+    from tests.core.test_api_brands import wav_bytes
 
     spec: dict[str, Any] = {
         "format": {"width": 160, "height": 288, "fps": 24},

@@ -28,7 +28,7 @@ from render.planning import GenerationSpec, generation_specs
 from render.pricing import generation_cost, render_cost, render_cost_estimate
 from templates.spec import spec_validate
 from tests.campaigns.helpers import upload_json
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 TEXT_BOX = [0.08, 0.70, 0.84, 0.20]
 FORMATS = [

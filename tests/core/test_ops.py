@@ -16,9 +16,9 @@ from rest_framework.test import APIClient
 
 from core.models import ApiKey, Workspace
 from tests.conftest import SERVICES
-from tests.test_api_renders import make_brand, make_template, request_render
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db

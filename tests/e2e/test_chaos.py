@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from render import services
 from render.models import Render, RenderStatus
+from tests.e2e.test_renders import wait_final
 from tests.factories import small_spec
-from tests.test_api_renders import make_brand, make_template, request_render
-from tests.test_e2e import wait_final
+from tests.render.test_api_renders import make_brand, make_template, request_render
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
