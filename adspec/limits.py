@@ -48,3 +48,6 @@ MIN_STRENGTH, MAX_STRENGTH = 0.05, 1.0
 # A clip is at most twice the length its model was trained on (Wan 2.1: 81 frames, its model card); past
 # that it drifts and repeats, and attention over all frames grows with the square of their number.
 MAX_CLIP_LENGTH_FACTOR = 2
+# An image variable's URL: 2048 characters, the longest URL every browser and CDN accepts (the de facto
+# limit since Internet Explorer's 2083).
+MAX_URL = 2048

@@ -10,7 +10,7 @@ import re
 from typing import Literal, get_args
 
 # A scene's background is exactly one of these keys; a layer's `type` one of these.
-BackgroundKind = Literal["generate", "color", "gradient", "image"]
+BackgroundKind = Literal["generate", "color", "gradient", "image", "video"]
 LayerType = Literal["text", "logo", "image", "rectangle"]
 
 Motion = Literal["none", "zoom_in", "zoom_out", "pan_left", "pan_right"]
@@ -36,6 +36,14 @@ Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 BRAND_COLORS = ("brand.primary", "brand.secondary", "brand.text")
 # Uploaded brand pictures a background or image layer may show: the brand's logo or its `image` asset.
 BRAND_IMAGES = ("brand.logo", "brand.image")
+# Uploaded brand footage a background may show (asset kind `video`), like a generated clip.
+BRAND_VIDEOS = ("brand.video",)
+# How an image layer's picture fills its box: `contain` fits inside it (the logo default), `cover` fills
+# it and crops the overflow (a recipient's photo or banner).
+ImageFit = Literal["contain", "cover"]
+IMAGE_FITS: tuple[ImageFit, ...] = get_args(ImageFit)
+# A value of an `image` variable: an http(s) URL with a host, no spaces (the guard checks the address).
+IMAGE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
 
 # `#RRGGBB`; both sides match it whole (`fullmatch`).
 HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")

@@ -7,6 +7,15 @@ machine load: in full (every scene encoded, `compose_video`) and from cached seg
 (`compose_segmented`: the four shared scenes encoded once, for the first recipient, the personal
 scene and its fade per recipient, joined with -c copy). Per-recipient times are medians.
 
+Another variant is the cached render with what a render makes beside its video (poster, GIF preview,
+captions: `compose_segmented(previews=...)`, as the render services call it): `outputs_cpu_s` is its CPU
+beyond the cached video's, and `outputs_share` that over the cached video's CPU.
+
+A third run per recipient adds a spoken personal line to the segmented render (issue 15): "Hi <name>,
+this one is for you." said by the built-in voice (render/speech, counted: synthesis runs in a child
+process) over the first scene, the music ducked under it. The line changes no pixels (a fixed-length
+scene, no subtitles), so it reuses the same shared segments; only the soundtrack is per recipient.
+
     .venv/bin/python -m benchmarks.compose                 # 5 recipients, preset veryfast
     .venv/bin/python -m benchmarks.compose --recipients 3 --preset ultrafast
 """
@@ -14,6 +23,7 @@ scene and its fade per recipient, joined with -c copy). Per-recipient times are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -29,6 +39,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from render.compose.compose import compose_video
 from render.compose.ffmpeg import filter_spec, run_ffmpeg
+from render.compose.outputs import captions_vtt
 from render.compose.plan import (
     Audio,
     ColorBackground,
@@ -36,10 +47,13 @@ from render.compose.plan import (
     ImageBackground,
     ImageLayer,
     Scene,
+    SpokenWord,
     TextLayer,
     Transition,
+    Voice,
 )
-from render.compose.segments import DirectorySegmentCache, compose_segmented
+from render.compose.segments import DirectorySegmentCache, compose_segmented, plan_previews
+from render.speech import speech_synthesize
 
 FONT = fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf"
 WIDTH, HEIGHT, FPS = 1080, 1920, 30  # the contract's example format (docs/api.md, "A spec v1, for example")
@@ -112,6 +126,14 @@ def make_plan(name: str, assets: dict[str, Path]) -> CompositionPlan:
     )
 
 
+def voice_plan(plan: CompositionPlan, name: str, folder: Path) -> CompositionPlan:
+    """The plan with the recipient's spoken line over its first scene."""
+    folder.mkdir(parents=True, exist_ok=True)
+    speech = speech_synthesize(f"Hi {name}, this one is for you.", voice="espeak-en")
+    words = tuple(SpokenWord(w.word, w.start_s, w.end_s) for w in speech.words)
+    return dataclasses.replace(plan, voices=(Voice(0, speech.write_wav(folder / "line.wav"), words),))
+
+
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -134,8 +156,12 @@ def main(argv: list[str] | None = None) -> None:
         # CPU seconds (ffmpeg's, from the children's rusage) beside wall seconds: on a shared
         # machine wall time swings with the neighbours' load, CPU time much less.
         full_s, full_cpu_s, cached_s, cached_cpu_s, frame_error = [], [], [], [], 0.0
+        outputs_cpu_s, gif_bytes = [], []
         cache = DirectorySegmentCache(folder / "segments")
         first_cached_s = 0.0
+        voiced_s: list[float] = []
+        voiced_cpu_s: list[float] = []
+        voiced_reused: list[int] = []
         for index, name in enumerate(names):
             plan = make_plan(name, assets)
             # 1. Full render: every scene of this recipient's video encoded.
@@ -158,6 +184,29 @@ def main(argv: list[str] | None = None) -> None:
                 cached_s.append(seconds)
                 cached_cpu_s.append(cpu)
             frame_error = max(frame_error, abs(result.info.duration - info.duration) * FPS)
+            # 2b. Segmented with the poster, GIF and captions, as a render makes them.
+            work = folder / f"out{index}"
+            work.mkdir()
+            previews = plan_previews(plan, poster=work / "poster.jpg", gif=work / "preview.gif")
+            cpu_before = _children_cpu_s()
+            compose_segmented(
+                plan, work / "video.mp4", workdir=work / "w", cache=cache, preset=args.preset,
+                previews=previews,
+            )  # fmt: skip
+            (work / "captions.vtt").write_text(captions_vtt(plan), encoding="utf-8")
+            if index > 0:
+                outputs_cpu_s.append(_children_cpu_s() - cpu_before)
+                gif_bytes.append(previews.gif.stat().st_size)
+            # 3. Segmented with the recipient's spoken line (speech made here, same shared segments).
+            cpu_before, start = _children_cpu_s(), time.perf_counter()
+            voiced = compose_segmented(
+                voice_plan(plan, name, folder / f"voice{index}"), folder / f"voiced{index}.mp4",
+                workdir=folder / f"vseg{index}", cache=cache, preset=args.preset,
+            )  # fmt: skip
+            if index > 0:
+                voiced_s.append(time.perf_counter() - start)
+                voiced_cpu_s.append(_children_cpu_s() - cpu_before)
+                voiced_reused.append(voiced.reused)
             print(
                 f"recipient {index} ({name}): full {full_s[-1]:.2f} s wall {full_cpu_s[-1]:.2f} s cpu; "
                 f"segmented {seconds:.2f} s wall {cpu:.2f} s cpu ({result.encoded} encoded, "
@@ -168,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
 
     per_recipient = statistics.median(full_s)
     per_recipient_cached = statistics.median(cached_s)
+    cached_cpu = statistics.median(cached_cpu_s)
+    with_outputs_cpu = statistics.median(outputs_cpu_s)
     print(
         json.dumps(
             {
@@ -189,6 +240,14 @@ def main(argv: list[str] | None = None) -> None:
                 "max_duration_error_frames": round(frame_error, 3),
                 "speedup": round(per_recipient / per_recipient_cached, 3),
                 "speedup_cpu": round(statistics.median(full_cpu_s) / statistics.median(cached_cpu_s), 3),
+                "per_recipient_cpu_s_cached_with_outputs": round(with_outputs_cpu, 3),
+                "outputs_cpu_s": round(with_outputs_cpu - cached_cpu, 3),
+                "outputs_share": round((with_outputs_cpu - cached_cpu) / cached_cpu, 3),
+                "gif_bytes": int(statistics.median(gif_bytes)),
+                "load_average": [round(value, 2) for value in os.getloadavg()],
+                "per_recipient_s_cached_voice": round(statistics.median(voiced_s), 3),
+                "per_recipient_cpu_s_cached_voice": round(statistics.median(voiced_cpu_s), 3),
+                "voice_reused_segments": min(voiced_reused),
             }
         )
     )

@@ -88,7 +88,8 @@ def run_size(size: int, workdir: Path, workspace: Any, template_version: Any, br
     from django.db import connection
 
     from campaigns.models import Campaign
-    from campaigns.services import campaign_create, campaign_fanout, campaign_launch, recipients_import
+    from campaigns.recipients import recipients_import
+    from campaigns.services import campaign_create, campaign_fanout, campaign_launch
     from render.models import Render, RenderStatus
 
     # The cap is not what is measured here: stubbed renders never finish, so a whole run stays in flight.

@@ -5,20 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import crm, selectors, services, webhooks
+from campaigns import crm, recipients, selectors, services, webhooks
 from campaigns.models import Campaign, Integration, WebhookDelivery, WebhookEvent
-from core.auth import request_actor, request_workspace
+from core.apis import SecretField
+from core.auth import request_actor, request_workspace, secrets_context
 from core.errors import ApplicationError, NotFoundError
+from core.inputs import InputSerializer
+from core.models import Membership
 from core.pagination import CursorPagination
+from core.parsers import JSONParser, MultiPartParser
+from core.schema import error_responses
 from core.selectors import brand_get_for_workspace
 from render.apis import RenderOutputSerializer, resolve_template_and_brand
-from templates.selectors import template_get_for_workspace
+from templates.selectors import template_get_for_workspace, template_usable_check
 
 NO_SUCH_TEMPLATE = "No such template."
 NO_SUCH_BRAND = "No such brand."
@@ -31,7 +37,7 @@ MAX_SAMPLES = 20
 # --- campaigns ----------------------------------------------------------------------------------------------
 
 
-class CampaignScheduleSerializer(serializers.Serializer):
+class CampaignScheduleSerializer(InputSerializer):
     cron = serializers.CharField(max_length=100)
     timezone = serializers.CharField(max_length=64, required=False, default="UTC")
 
@@ -82,7 +88,7 @@ def _campaign_detail(campaign: Campaign) -> dict[str, Any]:
 
 
 class CampaignsApi(APIView):
-    class CampaignCreateInputSerializer(serializers.Serializer):
+    class CampaignCreateInputSerializer(InputSerializer):
         name = serializers.CharField(max_length=100)
         template = serializers.UUIDField()
         version = serializers.IntegerField(required=False, min_value=1)
@@ -134,9 +140,22 @@ class CampaignDetailApi(APIView):
 
 
 class CampaignRecipientsApi(APIView):
-    class RecipientsInputSerializer(serializers.Serializer):
-        recipients = serializers.ListField(child=serializers.JSONField(), required=False)
-        file = serializers.FileField(required=False)
+    parser_classes = [JSONParser, MultiPartParser]
+
+    class RecipientsInputSerializer(InputSerializer):
+        recipients = serializers.ListField(child=serializers.JSONField())
+
+    class RecipientsCsvInputSerializer(InputSerializer):
+        file = serializers.FileField(
+            help_text="A CSV with a header row: UTF-8 (a BOM is fine) or Windows-1252, `,` or `;` between "
+            "cells; headers such as “First Name” are matched to `first_name` (docs/campaigns.md)."
+        )
+        mapping = serializers.JSONField(
+            binary=True,
+            required=False,
+            help_text="JSON object: a CSV column's header → a template variable, `email`, `external_id`, "
+            "`keep` (kept with the recipient) or `ignore`. Columns not named are matched by their header.",
+        )
 
     class RecipientsOutputSerializer(serializers.Serializer):
         accepted = serializers.IntegerField()
@@ -144,22 +163,35 @@ class CampaignRecipientsApi(APIView):
         rejected_count = serializers.IntegerField()
         rejected = serializers.ListField(child=serializers.DictField())
 
-    @extend_schema(request=RecipientsInputSerializer, responses=RecipientsOutputSerializer)
+    @extend_schema(
+        request={
+            "application/json": RecipientsInputSerializer,
+            "multipart/form-data": RecipientsCsvInputSerializer,
+        },
+        responses=RecipientsOutputSerializer,
+    )
     def post(self, request: Request, campaign_id: str) -> Response:
         campaign = selectors.campaign_get_for_workspace(
             workspace=request_workspace(request), campaign_id=campaign_id
         )
-        upload = request.FILES.get("file")
-        if upload is not None:
+        if request.content_type.startswith("multipart/"):
+            csv_input = self.RecipientsCsvInputSerializer(data=request.data)
+            csv_input.is_valid(raise_exception=True)
+            upload = csv_input.validated_data["file"]
             upload.seek(0)
-            report = services.recipients_import(campaign=campaign, file=upload.file)
+            report = recipients.recipients_import(
+                campaign=campaign, file=upload.file, mapping=csv_input.validated_data.get("mapping")
+            )
         else:
-            recipients = request.data.get("recipients") if hasattr(request.data, "get") else None
-            if not isinstance(recipients, list):
+            if not request.data:
                 raise ApplicationError(
-                    services.RECIPIENTS_REQUIRED, fields={"recipients": services.RECIPIENTS_REQUIRED}
+                    recipients.RECIPIENTS_REQUIRED, fields={"recipients": recipients.RECIPIENTS_REQUIRED}
                 )
-            report = services.recipients_import(campaign=campaign, recipients=recipients)
+            json_input = self.RecipientsInputSerializer(data=request.data)
+            json_input.is_valid(raise_exception=True)
+            report = recipients.recipients_import(
+                campaign=campaign, recipients=json_input.validated_data["recipients"]
+            )
         return Response(
             {
                 "accepted": report.accepted,
@@ -171,7 +203,7 @@ class CampaignRecipientsApi(APIView):
 
 
 class CampaignSamplesApi(APIView):
-    class SamplesInputSerializer(serializers.Serializer):
+    class SamplesInputSerializer(InputSerializer):
         count = serializers.IntegerField(
             required=False, default=DEFAULT_SAMPLES, min_value=1, max_value=MAX_SAMPLES
         )
@@ -179,7 +211,9 @@ class CampaignSamplesApi(APIView):
     class SamplesOutputSerializer(CampaignDetailOutputSerializer):
         samples = RenderOutputSerializer(many=True)
 
-    @extend_schema(request=SamplesInputSerializer, responses={202: SamplesOutputSerializer})
+    @extend_schema(
+        request=SamplesInputSerializer, responses={202: SamplesOutputSerializer, **error_responses(402)}
+    )
     def post(self, request: Request, campaign_id: str) -> Response:
         campaign = selectors.campaign_get_for_workspace(
             workspace=request_workspace(request), campaign_id=campaign_id
@@ -263,7 +297,7 @@ class WebhookEndpointOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.URLField()
     events = serializers.ListField(child=serializers.CharField())
-    secret = serializers.CharField(help_text="Standard Webhooks signing secret (whsec_…).")
+    secret = SecretField(help_text="Standard Webhooks signing secret (whsec_…); blank for a viewer.")
     disabled_at = serializers.DateTimeField(allow_null=True)
     disabled_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -284,7 +318,7 @@ class WebhookDeliveryOutputSerializer(serializers.Serializer):
 
 
 class WebhooksApi(APIView):
-    class WebhookCreateInputSerializer(serializers.Serializer):
+    class WebhookCreateInputSerializer(InputSerializer):
         url = serializers.URLField(max_length=2000)
         events = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=True)
 
@@ -294,7 +328,9 @@ class WebhooksApi(APIView):
         page = paginator.paginate_queryset(
             selectors.webhook_endpoint_list(workspace=request_workspace(request)), request, view=self
         )
-        return paginator.get_paginated_response(WebhookEndpointOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            WebhookEndpointOutputSerializer(page, many=True, context=secrets_context(request)).data
+        )
 
     @extend_schema(
         request=WebhookCreateInputSerializer,
@@ -313,6 +349,8 @@ class WebhooksApi(APIView):
 
 
 class WebhookCallbackSecretApi(APIView):
+    read_role = Membership.Role.EDITOR  # a secret: editors and owners (and API keys) read it
+
     class CallbackSecretOutputSerializer(serializers.Serializer):
         secret = serializers.CharField(help_text="Signs deliveries to renders' callback_url (whsec_…).")
 
@@ -322,12 +360,65 @@ class WebhookCallbackSecretApi(APIView):
 
 
 class WebhookDetailApi(APIView):
+    class WebhookUpdateInputSerializer(InputSerializer):
+        url = serializers.URLField(max_length=2000, required=False)
+        events = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+        enabled = serializers.BooleanField(required=False)
+
     @extend_schema(responses=WebhookEndpointOutputSerializer)
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = selectors.webhook_endpoint_get_for_workspace(
             workspace=request_workspace(request), endpoint_id=endpoint_id
         )
+        return Response(WebhookEndpointOutputSerializer(endpoint, context=secrets_context(request)).data)
+
+    @extend_schema(
+        request=WebhookUpdateInputSerializer,
+        responses=WebhookEndpointOutputSerializer,
+        description="Change the URL, the events (" + ", ".join(WebhookEvent.values) + "), or switch the "
+        "endpoint on or off (`enabled`); what is not given stays.",
+    )
+    def patch(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = selectors.webhook_endpoint_get_for_workspace(
+            workspace=request_workspace(request), endpoint_id=endpoint_id
+        )
+        serializer = self.WebhookUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhooks.webhook_endpoint_update(endpoint=endpoint, **serializer.validated_data)
         return Response(WebhookEndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        """The endpoint and its delivery log; nothing more is sent to it."""
+        endpoint = selectors.webhook_endpoint_get_for_workspace(
+            workspace=request_workspace(request), endpoint_id=endpoint_id
+        )
+        webhooks.webhook_endpoint_delete(endpoint=endpoint)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookRotateSecretApi(APIView):
+    @extend_schema(request=None, responses=WebhookEndpointOutputSerializer)
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        """A new signing secret, in this answer; every attempt from now on is signed with it."""
+        endpoint = selectors.webhook_endpoint_get_for_workspace(
+            workspace=request_workspace(request), endpoint_id=endpoint_id
+        )
+        endpoint = webhooks.webhook_endpoint_rotate_secret(endpoint=endpoint)
+        return Response(WebhookEndpointOutputSerializer(endpoint).data, headers={"Cache-Control": "no-store"})
+
+
+class WebhookTestApi(APIView):
+    @extend_schema(request=None, responses={202: WebhookDeliveryOutputSerializer})
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        """Sends a signed `ping` event through the normal delivery machinery (it appears in the delivery log);
+        409 while the endpoint is disabled."""
+        endpoint = selectors.webhook_endpoint_get_for_workspace(
+            workspace=request_workspace(request), endpoint_id=endpoint_id
+        )
+        delivery = webhooks.webhook_endpoint_test(endpoint=endpoint)
+        delivery.refresh_from_db()
+        return Response(WebhookDeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class WebhookDeliveriesApi(APIView):
@@ -365,7 +456,7 @@ class IntegrationOutputSerializer(serializers.Serializer):
     version = serializers.IntegerField(allow_null=True)
     brand = serializers.UUIDField(source="brand_id")
     field_map = serializers.DictField(child=serializers.CharField())
-    secret = serializers.CharField()
+    secret = SecretField(help_text="Signs the CRM's calls; blank for a viewer.")
     callback_url = serializers.CharField()
     writeback = serializers.SerializerMethodField()
     inbound_url = serializers.SerializerMethodField()
@@ -383,7 +474,7 @@ class IntegrationOutputSerializer(serializers.Serializer):
         return crm.inbound_url(integration)
 
 
-class IntegrationWritebackSerializer(serializers.Serializer):
+class IntegrationWritebackSerializer(InputSerializer):
     enabled = serializers.BooleanField(default=False)
     field = serializers.CharField(max_length=100, required=False, default="")
     token = serializers.CharField(max_length=500, required=False, default="", write_only=True)
@@ -394,7 +485,7 @@ class IntegrationWritebackSerializer(serializers.Serializer):
 
 
 class IntegrationsApi(APIView):
-    class IntegrationCreateInputSerializer(serializers.Serializer):
+    class IntegrationCreateInputSerializer(InputSerializer):
         kind = serializers.ChoiceField(choices=Integration.Kind.choices)
         name = serializers.CharField(max_length=100, required=False, default="")
         template = serializers.UUIDField()
@@ -411,7 +502,9 @@ class IntegrationsApi(APIView):
         page = paginator.paginate_queryset(
             selectors.integration_list(workspace=request_workspace(request)), request, view=self
         )
-        return paginator.get_paginated_response(IntegrationOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            IntegrationOutputSerializer(page, many=True, context=secrets_context(request)).data
+        )
 
     @extend_schema(request=IntegrationCreateInputSerializer, responses={201: IntegrationOutputSerializer})
     def post(self, request: Request) -> Response:
@@ -423,6 +516,7 @@ class IntegrationsApi(APIView):
             template = template_get_for_workspace(workspace=workspace, template_id=data["template"])
         except NotFoundError:
             raise ApplicationError(NO_SUCH_TEMPLATE, fields={"template": NO_SUCH_TEMPLATE}) from None
+        template_usable_check(template=template)
         try:
             brand = brand_get_for_workspace(workspace=workspace, brand_id=data["brand"])
         except NotFoundError:
@@ -448,7 +542,16 @@ class IntegrationDetailApi(APIView):
         integration = selectors.integration_get_for_workspace(
             workspace=request_workspace(request), integration_id=integration_id
         )
-        return Response(IntegrationOutputSerializer(integration).data)
+        return Response(IntegrationOutputSerializer(integration, context=secrets_context(request)).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, integration_id: str) -> Response:
+        """Its inbound URL stops answering; renders it requested stay."""
+        integration = selectors.integration_get_for_workspace(
+            workspace=request_workspace(request), integration_id=integration_id
+        )
+        crm.integration_delete(integration=integration)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class InboundApi(APIView):
@@ -458,22 +561,31 @@ class InboundApi(APIView):
     permission_classes: list[Any] = []
 
     @extend_schema(
-        request=None,
-        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
-        responses={202: RenderOutputSerializer},
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER),
+            OpenApiParameter("X-Reelsmith-Timestamp", str, location=OpenApiParameter.HEADER),
+            OpenApiParameter("X-Reelsmith-Signature", str, location=OpenApiParameter.HEADER),
+            OpenApiParameter("X-HubSpot-Request-Timestamp", str, location=OpenApiParameter.HEADER),
+            OpenApiParameter("X-HubSpot-Signature-v3", str, location=OpenApiParameter.HEADER),
+        ],
+        responses={202: RenderOutputSerializer, **error_responses(402)},
+        description='Signed as docs/campaigns.md "CRM inbound" says; a replay inside the 5-minute window '
+        "answers the render the first call made, outside it 401.",
     )
     def post(self, request: Request, integration_id: str) -> Response:
         integration = selectors.integration_get_inbound(integration_id=integration_id)
         body = request.body
-        crm.inbound_verify(
+        idempotency_key = crm.inbound_verify(
             integration=integration,
             method=request.method or "POST",
             uri=request.build_absolute_uri(),
+            path=request.get_full_path(),
             body=body,
             headers=request.headers,
         )
         render, _created = crm.inbound_render(
-            integration=integration, body=body, idempotency_key=request.headers.get("Idempotency-Key")
+            integration=integration, body=body, idempotency_key=idempotency_key
         )
         render.refresh_from_db()
         return Response(RenderOutputSerializer(render).data, status=status.HTTP_202_ACCEPTED)

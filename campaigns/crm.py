@@ -1,13 +1,22 @@
 """CRM inbound: integrations that turn a signed CRM workflow call into one render.
 
-HubSpot: workflow "Send a webhook" calls signed with the v3 scheme: `X-HubSpot-Signature-v3` is the base64
-HMAC-SHA256, keyed with the app's client secret, of method + URI + body + `X-HubSpot-Request-Timestamp`
-(milliseconds), and the timestamp must be within 5 minutes
-(https://developers.hubspot.com/docs/api/webhooks/validating-requests).
-Salesforce (a Flow HTTP callout) and generic callers: `X-Reelsmith-Signature: sha256=<hex HMAC-SHA256 of the
-body>` with the integration's secret; generic callers may instead send the workspace's API key as Bearer.
-A CRM retry of one event never makes a second render: the render's idempotency key is the `Idempotency-Key`
-header, else the object id and the event timestamp from the body.
+A signature covers everything that changes what the call does, and a timestamp, so a captured call cannot be
+replayed into more renders (docs/reliability.md R19):
+
+- HubSpot: workflow "Send a webhook" calls signed with the v3 scheme: `X-HubSpot-Signature-v3` is the base64
+  HMAC-SHA256, keyed with the app's client secret, of method + URI + body + `X-HubSpot-Request-Timestamp`
+  (milliseconds), and the timestamp must be within 5 minutes
+  (https://developers.hubspot.com/docs/api/webhooks/validating-requests). HubSpot signs no other header, so
+  an `Idempotency-Key` header decides nothing here: the event's identity comes from the signed body.
+- Salesforce (a Flow HTTP callout) and generic callers: `X-Reelsmith-Timestamp: <unix seconds>` and
+  `X-Reelsmith-Signature: sha256=<hex HMAC-SHA256>` with the integration's secret over
+  `timestamp \n METHOD \n path \n Idempotency-Key (or nothing) \n body` (`inbound_signed_message`), within
+  the same 5 minutes; docs/campaigns.md has the recipe. Generic callers may instead send the workspace's API
+  key as Bearer (a credential that can make renders through the API anyway).
+
+A retry of one event never makes a second render: the render's idempotency key is the signed
+`Idempotency-Key`, else the object id and the event timestamp from the body. A replay inside the window
+therefore answers the render the first call made; outside it, 401.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -25,9 +34,12 @@ from django.conf import settings
 from django.db import transaction
 
 from campaigns.models import Integration, IntegrationRender
+from core import outbound
 from core.errors import ApplicationError
 from core.models import Brand, Workspace
+from core.parsers import json_parse
 from core.selectors import api_key_authenticate
+from core.text import name_check
 from render.models import Render
 from render.services import render_request
 from templates.models import AdTemplate
@@ -40,8 +52,14 @@ UNMAPPED_REQUIRED = "This required template variable has no CRM property mapped 
 WRITEBACK_INCOMPLETE = "Required when write-back is enabled."
 WRITEBACK_VENDOR_ONLY = "Write-back is available for HubSpot and Salesforce integrations."
 NO_EVENT_IDENTITY = "Send an Idempotency-Key header, or an object id and an event timestamp in the body."
-# HubSpot's documented tolerance for X-HubSpot-Request-Timestamp (milliseconds): 5 minutes.
+BAD_IDEMPOTENCY_KEY = "Idempotency-Key must be 1 to 255 printable characters."
+# HubSpot's documented tolerance for X-HubSpot-Request-Timestamp (milliseconds): 5 minutes. The generic
+# signature uses the same window (in seconds, as Stripe's and Standard Webhooks' signatures do).
 HUBSPOT_MAX_SKEW_MS = 5 * 60 * 1000
+SIGNATURE_MAX_SKEW_SECONDS = 5 * 60
+# A timestamp header is digits only, checked before it is turned into a number: milliseconds until the year
+# 33658 fit in 15 digits; anything longer is refused unparsed (a 400-digit one used to overflow a float).
+TIMESTAMP_DIGITS = re.compile(r"[0-9]{1,15}")
 OBJECT_ID_FIELDS = ("objectId", "hs_object_id", "vid", "Id", "id")
 TIMESTAMP_FIELDS = ("occurredAt", "timestamp", "eventTimestamp", "LastModifiedDate", "hs_lastmodifieddate")
 
@@ -59,6 +77,10 @@ def integration_create(
     callback_url: str = "",
     writeback: dict[str, Any] | None = None,
 ) -> Integration:
+    if name:
+        name_check(name)
+    if callback_url:
+        outbound.url_validate(callback_url, field="callback_url")
     template_version = template_version_get(template=template, version=version)
     declared = template_version.variables
     problems: dict[str, str] = {}
@@ -71,11 +93,14 @@ def integration_create(
             problems[f"field_map.{variable}"] = UNMAPPED_REQUIRED
     writeback = writeback or {}
     if writeback.get("enabled"):
-        for name in ("field", "token") + (("base_url",) if kind == Integration.Kind.SALESFORCE else ()):
-            if not writeback.get(name):
-                problems[f"writeback.{name}"] = WRITEBACK_INCOMPLETE
+        # Not `name`: that is the integration's name, saved below (a loop variable once renamed it "token").
+        for key in ("field", "token") + (("base_url",) if kind == Integration.Kind.SALESFORCE else ()):
+            if not writeback.get(key):
+                problems[f"writeback.{key}"] = WRITEBACK_INCOMPLETE
         if kind == Integration.Kind.GENERIC:
             problems["writeback.enabled"] = WRITEBACK_VENDOR_ONLY
+        if writeback.get("base_url"):
+            outbound.url_validate(writeback["base_url"], field="writeback.base_url")
     if problems:
         raise ApplicationError(next(iter(problems.values())), fields=problems)
     return Integration.objects.create(
@@ -96,46 +121,92 @@ def integration_create(
     )
 
 
+def integration_delete(*, integration: Integration) -> None:
+    """Remove an integration: its inbound URL stops answering. Renders it requested stay (their link to the
+    CRM record goes with it, so no write-back is attempted for them any more)."""
+    Integration.objects.filter(pk=integration.pk).delete()
+
+
 def hubspot_signature(*, secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
     message = method.encode() + uri.encode() + body + timestamp.encode()
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
-def body_signature(*, secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def inbound_signed_message(
+    *, timestamp: str, method: str, path: str, idempotency_key: str, body: bytes
+) -> bytes:
+    """What `X-Reelsmith-Signature` signs: every part that changes what the call does, one per line."""
+    return f"{timestamp}\n{method.upper()}\n{path}\n{idempotency_key}\n".encode() + body
+
+
+def body_signature(
+    *, secret: str, body: bytes, timestamp: str, path: str, method: str = "POST", idempotency_key: str = ""
+) -> str:
+    """`X-Reelsmith-Signature` for a call (Salesforce and generic integrations; docs/campaigns.md)."""
+    message = inbound_signed_message(
+        timestamp=timestamp, method=method, path=path, idempotency_key=idempotency_key, body=body
+    )
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _unauthorized() -> ApplicationError:
     return ApplicationError(BAD_SIGNATURE, status_code=401)
 
 
+def _fresh(timestamp: str, *, now: float, scale: int, tolerance: int) -> bool:
+    """A digits-only timestamp (size checked before parsing) within `tolerance` of now, in its unit."""
+    if not TIMESTAMP_DIGITS.fullmatch(timestamp):
+        return False
+    return abs(int(now * scale) - int(timestamp)) <= tolerance
+
+
+def _idempotency_key_checked(key: str) -> str | None:
+    """The authenticated caller's key, if any; checked only after authentication (401 comes first)."""
+    if key and not (len(key) <= 255 and key.isprintable()):
+        raise ApplicationError(BAD_IDEMPOTENCY_KEY, fields={"Idempotency-Key": BAD_IDEMPOTENCY_KEY})
+    return key or None
+
+
 def inbound_verify(
-    *, integration: Integration, method: str, uri: str, body: bytes, headers: Mapping[str, str]
-) -> None:
-    """Raise 401 unless the request is signed for this integration (constant-time comparisons)."""
+    *, integration: Integration, method: str, uri: str, path: str, body: bytes, headers: Mapping[str, str]
+) -> str | None:
+    """Raise 401 unless the request is signed for this integration, fresh (constant-time comparisons).
+
+    Returns the `Idempotency-Key` the credentials vouch for (None when they do not cover one: HubSpot)."""
+    now = time.time()
     if integration.kind == Integration.Kind.HUBSPOT:
         signature = headers.get("X-HubSpot-Signature-v3", "")
         timestamp = headers.get("X-HubSpot-Request-Timestamp", "")
-        if not signature or not timestamp.isdigit():
-            raise _unauthorized()
-        if abs(time.time() * 1000 - int(timestamp)) > HUBSPOT_MAX_SKEW_MS:
+        if not signature or not _fresh(timestamp, now=now, scale=1000, tolerance=HUBSPOT_MAX_SKEW_MS):
             raise _unauthorized()
         expected = hubspot_signature(
             secret=integration.secret, method=method, uri=uri, body=body, timestamp=timestamp
         )
         if not hmac.compare_digest(expected, signature):
             raise _unauthorized()
-        return
+        return None
+    idempotency_key = headers.get("Idempotency-Key", "")
     signature = headers.get("X-Reelsmith-Signature", "")
     if signature:
-        if not hmac.compare_digest(body_signature(secret=integration.secret, body=body), signature):
+        timestamp = headers.get("X-Reelsmith-Timestamp", "")
+        if not _fresh(timestamp, now=now, scale=1, tolerance=SIGNATURE_MAX_SKEW_SECONDS):
             raise _unauthorized()
-        return
+        expected = body_signature(
+            secret=integration.secret,
+            body=body,
+            timestamp=timestamp,
+            path=path,
+            method=method,
+            idempotency_key=idempotency_key,
+        )
+        if not hmac.compare_digest(expected, signature):
+            raise _unauthorized()
+        return _idempotency_key_checked(idempotency_key)
     if integration.kind == Integration.Kind.GENERIC:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         api_key = api_key_authenticate(raw_key=token.strip()) if scheme.lower() == "bearer" else None
         if api_key is not None and api_key.workspace_id == integration.workspace_id:
-            return
+            return _idempotency_key_checked(idempotency_key)
     raise _unauthorized()
 
 
@@ -149,27 +220,34 @@ def _flatten(body: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _identity_part(flat: dict[str, Any], names: tuple[str, ...]) -> str:
+    """The first of `names` holding text or an integer, as text (an object or a list identifies nothing)."""
+    for name in names:
+        value = flat.get(name)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return ""
+
+
 def inbound_render(
     *, integration: Integration, body: bytes, idempotency_key: str | None
 ) -> tuple[Render, bool]:
-    try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        event = None
+    """One render for a verified call; `idempotency_key` is what `inbound_verify` returned."""
+    event = json_parse(body)  # 400 naming the path for what no database could store (core.parsers)
     if not isinstance(event, dict):
         raise ApplicationError(BAD_BODY, fields={"body": BAD_BODY})
     flat = _flatten(event)
+    object_id = _identity_part(flat, OBJECT_ID_FIELDS)
     if not idempotency_key:
-        object_id = next((str(flat[f]) for f in OBJECT_ID_FIELDS if flat.get(f) not in (None, "")), "")
-        stamp = next((str(flat[f]) for f in TIMESTAMP_FIELDS if flat.get(f) not in (None, "")), "")
+        stamp = _identity_part(flat, TIMESTAMP_FIELDS)
         if not object_id or not stamp:
             raise ApplicationError(
                 NO_EVENT_IDENTITY,
                 fields={"Idempotency-Key": NO_EVENT_IDENTITY, "objectId": NO_EVENT_IDENTITY},
             )
         idempotency_key = f"{object_id}:{stamp}"
-    else:
-        object_id = next((str(flat[f]) for f in OBJECT_ID_FIELDS if flat.get(f) not in (None, "")), "")
     variables = {variable: flat[prop] for prop, variable in integration.field_map.items() if prop in flat}
     template_version = template_version_get(template=integration.template, version=integration.version)
     to_property = {variable: prop for prop, variable in integration.field_map.items()}

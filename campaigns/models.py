@@ -64,6 +64,8 @@ class Recipient(models.Model):
     variables = models.JSONField()
     external_id = models.CharField(max_length=200, blank=True)
     email = models.CharField(max_length=254, blank=True)
+    # CSV columns a person chose to keep with the recipient (not template variables): {header: value}.
+    fields = models.JSONField(default=dict, blank=True)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -21,7 +21,7 @@ from core.errors import NotFoundError
 from core.models import Workspace
 from core.selectors import parse_id
 from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
-from render.pricing import render_cost, render_cost_estimate
+from render.pricing import render_cost, render_cost_estimate, template_cost
 from render.selectors import render_urls
 
 # Cells starting with these are formulas to Excel, LibreOffice and Google Sheets (OWASP "CSV Injection").
@@ -75,6 +75,8 @@ def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
         "counts": counts,
         "eta_seconds": eta_seconds,
         "estimated_cost": campaign_cost_estimate(campaign=campaign, renders=counts["pending"]),
+        # What each recipient costs beyond what they share: personal scenes, seconds, still or moving.
+        "recipient_cost": template_cost(spec=campaign.template_version.spec),
     }
 
 

@@ -1,25 +1,20 @@
-"""Campaign writes: creation, recipient import, the lifecycle with its human gate, fan-out, schedules.
+"""Campaign writes: creation, the lifecycle with its human gate, fan-out, schedules.
 
 Lifecycle: draft → sampling (samples render) → awaiting_approval (every sample finished) → approved (a
 person approved succeeded samples) → running (fan-out) → completed; `pause` from any unfinished state and
 `resume` back to it; `cancel` from any unfinished state. Fan-out walks recipients by position in chunks
 (bounded memory), keeps each workspace under a cap of campaign renders in flight, and hears about finished
 renders through `render.signals.render_finished`; progress and completion are database counts (no chords).
+Recipients are imported by `campaigns.recipients`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -27,13 +22,12 @@ from django.utils import timezone
 from campaigns import schedule
 from campaigns.models import Campaign, CampaignRender, CampaignRun, Integration, Recipient, WebhookEvent
 from campaigns.webhooks import webhook_event_emit
-from core.errors import ApplicationError, ConflictError
+from core.errors import ApplicationError, ConflictError, PaymentRequiredError
 from core.models import Brand, Workspace
 from core.queue import enqueue
-from core.services import brand_archive
+from core.text import name_check, text_problem
 from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
-from render.services import ALREADY_FINISHED, render_cancel, render_request
-from templates.merge import variables_resolve
+from render.services import ALREADY_FINISHED, render_cancel, render_fail, render_refuse, render_request
 from templates.models import TemplateVersion
 
 logger = logging.getLogger(__name__)
@@ -56,28 +50,12 @@ SAMPLES_WRONG_STATE = "Samples can be requested for a draft campaign, or again w
 NO_RECIPIENTS = "The campaign has no recipients yet."
 CAMPAIGN_FINISHED = "The campaign has already finished."
 NOT_PAUSED = "The campaign is not paused."
-UPLOAD_CLOSED = "Recipients cannot be added to a finished campaign."
-BAD_CSV = "The file must be a UTF-8 CSV with a header row."
-UNKNOWN_COLUMN = "Unknown column; this template's columns are: {columns}."
-DUPLICATE_COLUMN = "This column appears twice."
-TOO_MANY_CELLS = "This row has more cells than the header."
-BAD_EMAIL = "Enter a valid email address."
-EXTERNAL_ID_TOO_LONG = "At most 200 characters."
-NOT_A_RECIPIENT = "Each recipient must be an object."
-RECIPIENTS_REQUIRED = "Send `recipients` (a list) as JSON, or a CSV `file`."
-RECIPIENTS_REJECTED = "Some rows were rejected."
 NOT_AWAITING_APPROVAL = "Changes can be requested only while the campaign awaits approval."
 COMMENT_REQUIRED = "Say what should change."
 BRAND_IN_CAMPAIGN = (
     "The campaign {name!r} ({status}) still uses this brand; cancel it or let it finish first."
 )
 BRAND_IN_INTEGRATION = "The {kind} integration {name!r} renders with this brand; delete it first."
-
-# Rows validated and inserted per database round trip during an import.
-IMPORT_BATCH = 1000
-# At most this many rejected rows are listed in an import's answer (the count is always exact).
-REJECTED_REPORT_LIMIT = 1000
-RESERVED_COLUMNS = ("external_id", "email")
 
 
 # --- creation -----------------------------------------------------------------------------------------------
@@ -93,6 +71,7 @@ def campaign_create(
     schedule_timezone: str = "",
     recurring: bool = False,
 ) -> Campaign:
+    name_check(name)
     if schedule_cron:
         try:
             schedule.cron_parse(schedule_cron)
@@ -113,9 +92,9 @@ def campaign_create(
     )
 
 
-def brand_delete(*, brand: Brand) -> None:
-    """Delete a brand nothing live uses (campaigns not yet finished, CRM integrations); refused with the
-    reason otherwise. Renders already made keep it (`core.services.brand_archive`)."""
+def brand_in_use_check(brand: Brand) -> None:
+    """Refuse deleting a brand something live uses (campaigns not yet finished, CRM integrations), with the
+    reason. Registered with `core.services.brand_delete` in `CampaignsConfig.ready()`."""
     live = Campaign.objects.filter(brand=brand, status__in=UNFINISHED).order_by("created_at").first()
     if live is not None:
         raise ConflictError(BRAND_IN_CAMPAIGN.format(name=live.name, status=live.get_status_display()))
@@ -124,201 +103,6 @@ def brand_delete(*, brand: Brand) -> None:
         raise ConflictError(
             BRAND_IN_INTEGRATION.format(kind=integration.kind, name=integration.name or str(integration.pk))
         )
-    brand_archive(brand=brand)
-
-
-# --- recipients -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportReport:
-    accepted: int = 0
-    duplicates: int = 0
-    rejected_count: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Row:
-    number: int  # spreadsheet row (CSV) or list index (JSON)
-    path: str  # `rows[17]` or `recipients[3]`
-    values: dict[str, Any]
-    external_id: str
-    email: str
-    errors: dict[str, list[str]] = field(default_factory=dict)  # found while parsing, before validation
-
-
-def _dedupe_key(row: _Row) -> str | None:
-    if row.external_id:
-        return f"x:{row.external_id}"
-    if row.email:
-        return f"e:{row.email}"
-    return None
-
-
-class _Importer:
-    """Validates and inserts rows in batches; memory holds one batch plus the keys seen in this upload."""
-
-    def __init__(self, campaign: Campaign) -> None:
-        self.campaign = campaign
-        self.declared = campaign.template_version.variables
-        self.report = ImportReport()
-        self.seen: set[str] = set()
-        self.position = campaign.recipient_count
-
-    def reject(self, number: int, fields: dict[str, list[str]]) -> None:
-        self.report.rejected_count += 1
-        if len(self.report.rejected) < REJECTED_REPORT_LIMIT:
-            self.report.rejected.append({"row": number, "fields": fields})
-
-    def run(self, rows: Iterable[_Row]) -> None:
-        batch: list[_Row] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= IMPORT_BATCH:
-                self._flush(batch)
-                batch = []
-        self._flush(batch)
-
-    def _flush(self, rows: list[_Row]) -> None:
-        valid: list[tuple[_Row, dict[str, str]]] = []
-        for row in rows:
-            if row.errors:
-                self.reject(row.number, row.errors)
-                continue
-            errors: dict[str, list[str]] = {}
-            resolved: dict[str, str] = {}
-            try:
-                resolved = variables_resolve(declared=self.declared, values=row.values, path=row.path)
-            except ApplicationError as exc:
-                errors.update(exc.fields)
-            if len(row.external_id) > 200:
-                errors[f"{row.path}.external_id"] = [EXTERNAL_ID_TOO_LONG]
-            if row.email:
-                try:
-                    validate_email(row.email)
-                except ValidationError:
-                    errors[f"{row.path}.email"] = [BAD_EMAIL]
-            if errors:
-                self.reject(row.number, errors)
-            else:
-                valid.append((row, resolved))
-        if not valid:
-            return
-        existing_ids = set(
-            Recipient.objects.filter(
-                campaign=self.campaign, external_id__in=[r.external_id for r, _ in valid if r.external_id]
-            ).values_list("external_id", flat=True)
-        )
-        existing_emails = set(
-            Recipient.objects.filter(
-                campaign=self.campaign, email__in=[r.email for r, _ in valid if r.email and not r.external_id]
-            ).values_list("email", flat=True)
-        )
-        new: list[Recipient] = []
-        for row, resolved in valid:
-            key = _dedupe_key(row)
-            if key is not None and (
-                key in self.seen
-                or (row.external_id and row.external_id in existing_ids)
-                or (not row.external_id and row.email in existing_emails)
-            ):
-                self.report.duplicates += 1
-                continue
-            if key is not None:
-                self.seen.add(key)
-            self.position += 1
-            new.append(
-                Recipient(
-                    campaign=self.campaign,
-                    variables=resolved,
-                    external_id=row.external_id,
-                    email=row.email,
-                    position=self.position,
-                )
-            )
-        Recipient.objects.bulk_create(new)
-        self.report.accepted += len(new)
-
-
-def _row(number: int, path: str, values: dict[str, Any]) -> _Row:
-    external_id = str(values.pop("external_id", "") or "").strip()
-    email = str(values.pop("email", "") or "").strip().lower()
-    return _Row(number, path, values, external_id, email)
-
-
-def _json_rows(recipients: list[Any]) -> Iterator[_Row]:
-    for index, item in enumerate(recipients):
-        path = f"recipients[{index}]"
-        if not isinstance(item, dict):
-            yield _Row(index, path, {}, "", "", {path: [NOT_A_RECIPIENT]})
-            continue
-        values = dict(item)
-        if isinstance(values.get("variables"), dict):
-            nested = values.pop("variables")
-            values = {**nested, **{k: v for k, v in values.items() if k in RESERVED_COLUMNS}}
-        yield _row(index, path, values)
-
-
-def _csv_rows(file: IO[bytes], declared: dict[str, Any]) -> Iterator[_Row]:
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except (StopIteration, UnicodeDecodeError, csv.Error):
-        raise ApplicationError(BAD_CSV, fields={"file": BAD_CSV}) from None
-    allowed = set(declared) | set(RESERVED_COLUMNS)
-    problems: dict[str, str] = {}
-    for index, name in enumerate(header):
-        if name not in allowed:
-            problems[f"columns.{name or index + 1}"] = UNKNOWN_COLUMN.format(
-                columns=", ".join(sorted(allowed))
-            )
-        elif header.index(name) != index:
-            problems[f"columns.{name}"] = DUPLICATE_COLUMN
-    if problems:
-        raise ApplicationError(BAD_CSV if not header else next(iter(problems.values())), fields=problems)
-    # Rows count as a spreadsheet does: the header is row 1 (docs/api.md).
-    number = 1
-    try:
-        for cells in reader:
-            number += 1
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line still takes its row number
-            path = f"rows[{number}]"
-            if len(cells) > len(header):
-                yield _Row(number, path, {}, "", "", {path: [TOO_MANY_CELLS]})
-                continue
-            yield _row(
-                number, path, {name: cell for name, cell in zip(header, cells, strict=False) if cell != ""}
-            )
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ApplicationError(BAD_CSV, fields={f"rows[{number}]": str(exc)[:200]}) from None
-    finally:
-        text.detach()  # leave the upload's own file open for Django to clean up
-
-
-def recipients_import(
-    *, campaign: Campaign, recipients: list[Any] | None = None, file: IO[bytes] | None = None
-) -> ImportReport:
-    """Add recipients from a JSON list or a CSV file; all accepted rows commit together."""
-    if recipients is None and file is None:
-        raise ApplicationError(RECIPIENTS_REQUIRED, fields={"recipients": RECIPIENTS_REQUIRED})
-    with transaction.atomic():
-        locked = Campaign.objects.select_for_update().select_related("template_version").get(pk=campaign.pk)
-        if locked.status == Status.CANCELED or (locked.status == Status.COMPLETED and not locked.recurring):
-            raise ConflictError(UPLOAD_CLOSED)
-        importer = _Importer(locked)
-        if file is not None:
-            importer.run(_csv_rows(file, importer.declared))
-        else:
-            importer.run(_json_rows(recipients or []))
-        Campaign.objects.filter(pk=locked.pk).update(
-            recipient_count=importer.position, updated_at=timezone.now()
-        )
-        if locked.status == Status.RUNNING and not locked.is_scheduled and importer.report.accepted:
-            enqueue(TASK_FANOUT, str(locked.pk))
-    return importer.report
 
 
 # --- lifecycle ----------------------------------------------------------------------------------------------
@@ -356,17 +140,47 @@ def campaign_samples(*, campaign: Campaign, count: int) -> Campaign:
 
 
 def _render_for(campaign: Campaign, recipient: Recipient, priority: int) -> Render:
-    render, _ = render_request(
+    """The recipient's render. One whose values cannot be rendered fails alone, with the reason, as a failed
+    render of its own (`render_refuse`): its savepoint rolls back only its own rows, never the chunk's or
+    the campaign's (docs/reliability.md R18). Running out of credits (402) or capacity (429) is no fault of
+    the recipient's and goes to the caller."""
+    try:
+        with transaction.atomic():
+            problem = text_problem(recipient.external_id)
+            if problem is not None:
+                raise ApplicationError(problem, fields={"external_id": problem})
+            render, _ = render_request(
+                workspace=campaign.workspace,
+                template_version=campaign.template_version,
+                brand=campaign.brand,
+                variables=recipient.variables,
+                external_id=recipient.external_id,
+                priority=priority,
+                batch=True,
+            )
+            CampaignRender.objects.create(render=render, campaign=campaign, recipient=recipient)
+            return render
+    except ApplicationError as exc:
+        if exc.status_code != 400:
+            raise
+        reason = _refusal_reason(exc)
+    render = render_refuse(
         workspace=campaign.workspace,
         template_version=campaign.template_version,
         brand=campaign.brand,
-        variables=recipient.variables,
-        external_id=recipient.external_id,
+        external_id="" if text_problem(recipient.external_id) else recipient.external_id,
         priority=priority,
-        batch=True,
     )
     CampaignRender.objects.create(render=render, campaign=campaign, recipient=recipient)
+    render_fail(render_id=render.pk, reason=reason)
+    render.refresh_from_db()
     return render
+
+
+def _refusal_reason(exc: ApplicationError) -> str:
+    """`variables.first_name: Must not contain ...` for a person reading results.csv."""
+    details = "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.fields.items())
+    return f"{exc.message} {details}".strip() if details else exc.message
 
 
 def _samples_check(campaign: Campaign) -> None:
@@ -511,8 +325,6 @@ def campaign_fanout(*, campaign_id: Any) -> int:
     count and the renders it admits are one atomic step across that workspace's campaigns:
     docs/reliability.md R13).
     """
-    from core.errors import PaymentRequiredError
-
     with transaction.atomic():
         campaign = (
             Campaign.objects.select_for_update(of=("self",))

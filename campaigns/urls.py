@@ -32,6 +32,12 @@ urlpatterns = [
     ),
     path("webhooks/<str:endpoint_id>/", apis.WebhookDetailApi.as_view(), name="webhook-detail"),
     path(
+        "webhooks/<str:endpoint_id>/rotate-secret/",
+        apis.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path("webhooks/<str:endpoint_id>/test/", apis.WebhookTestApi.as_view(), name="webhook-test"),
+    path(
         "webhooks/<str:endpoint_id>/deliveries/",
         apis.WebhookDeliveriesApi.as_view(),
         name="webhook-deliveries",

@@ -11,25 +11,24 @@ longer than the visibility timeout would be redelivered). A 410 Gone disables th
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import logging
 import random
 import secrets
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from standardwebhooks import Webhook
 
-from campaigns import outbound
 from campaigns.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, WorkspaceCallbackSecret
-from core.errors import ApplicationError
+from core import outbound
+from core.errors import ApplicationError, ConflictError
 from core.models import Workspace
 from core.queue import enqueue
 
@@ -42,6 +41,9 @@ NO_EVENTS = "Choose at least one event."
 ENDPOINT_DISABLED = "This endpoint is disabled."
 GONE = "The receiver answered 410 Gone; the endpoint was disabled."
 DISABLED_BY_HAND = "Disabled by a member of the workspace."
+# The test event an endpoint is sent on request (`webhook_endpoint_test`); never emitted by anything else.
+PING_EVENT = "ping"
+TEST_WHILE_DISABLED = "This endpoint is disabled; enable it to send a test event."
 # A delivery being sent is hidden from the due-sweep for this long (seconds): longer than one attempt's timeout.
 CLAIM_SECONDS = 120
 
@@ -52,22 +54,24 @@ def secret_generate() -> str:
 
 
 def sign(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """`webhook-signature` per the Standard Webhooks spec: v1,<base64 HMAC-SHA256 of "id.timestamp.body">."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    """`webhook-signature` as the Standard Webhooks spec defines it, made by its reference library:
+    v1,<base64 HMAC-SHA256 of "id.timestamp.body"> with the base64 key after `whsec_`."""
+    return Webhook(secret).sign(message_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode("utf-8"))
 
 
 # --- endpoints ----------------------------------------------------------------------------------------------
 
 
-def webhook_endpoint_create(*, workspace: Workspace, url: str, events: list[str]) -> WebhookEndpoint:
+def _events_check(events: list[str]) -> None:
     if not events:
         raise ApplicationError(NO_EVENTS, fields={"events": NO_EVENTS})
     bad = {f"events[{i}]": UNKNOWN_EVENT for i, e in enumerate(events) if e not in WebhookEvent.values}
     if bad:
         raise ApplicationError(UNKNOWN_EVENT, fields=bad)
+
+
+def webhook_endpoint_create(*, workspace: Workspace, url: str, events: list[str]) -> WebhookEndpoint:
+    _events_check(events)
     _url_validate(url, field="url")
     return WebhookEndpoint.objects.create(
         workspace=workspace, url=url, events=sorted(set(events)), secret=secret_generate()
@@ -84,6 +88,56 @@ def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool) ->
         endpoint.disabled_reason = DISABLED_BY_HAND
     endpoint.save(update_fields=["disabled_at", "disabled_reason"])
     return endpoint
+
+
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: list[str] | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    """Change what is given (the URL, the events, on or off), all checked before anything is saved."""
+    if events is not None:
+        _events_check(events)
+    if url is not None:
+        _url_validate(url, field="url")
+        endpoint.url = url
+    if events is not None:
+        endpoint.events = sorted(set(events))
+    endpoint.save(update_fields=["url", "events"])
+    if enabled is not None:
+        webhook_endpoint_set_enabled(endpoint=endpoint, enabled=enabled)
+    return endpoint
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new signing secret; every attempt from now on (retries of older messages included) is signed with
+    it, since a delivery is signed when it is sent."""
+    endpoint.secret = secret_generate()
+    endpoint.save(update_fields=["secret"])
+    return endpoint
+
+
+def webhook_endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a signed `ping` to the endpoint through the normal machinery (a delivery row, retries, the log),
+    whatever events it subscribes to. Each test is its own message."""
+    if endpoint.disabled_at is not None:
+        raise ConflictError(TEST_WHILE_DISABLED)
+    message_id = f"msg_{uuid.uuid4().hex}"
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            workspace_id=endpoint.workspace_id,
+            endpoint=endpoint,
+            url=endpoint.url,
+            event=PING_EVENT,
+            message_id=message_id,
+            dedupe_key=f"{endpoint.pk}:{PING_EVENT}:{message_id}",
+            payload=_payload(PING_EVENT, {"endpoint": str(endpoint.pk)}),
+            next_attempt_at=timezone.now(),
+        )
+        enqueue(TASK_DELIVER, str(delivery.pk))
+    return delivery
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:

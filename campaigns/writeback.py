@@ -1,6 +1,6 @@
 """Write-back: a succeeded CRM-triggered render's video link goes into the CRM record. Off by default.
 
-One function per vendor, each one HTTP call through `campaigns.outbound` (the same private-address rules as
+One function per vendor, each one HTTP call through `core.outbound` (the same private-address rules as
 webhooks). HubSpot: `PATCH /crm/v3/objects/contacts/{id}` with `{"properties": {field: url}}`
 (https://developers.hubspot.com/docs/api/crm/contacts). Salesforce: `PATCH
 /services/data/v61.0/sobjects/{object}/{id}` with `{field: url}` (REST API "Update a Record").
@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from campaigns import outbound
 from campaigns.models import Integration, IntegrationRender
+from core import outbound
 from core.queue import enqueue
 from render.models import RenderStatus
 from render.selectors import render_urls

@@ -14,7 +14,9 @@ from core.errors import ApplicationError
 
 MiB = 1024 * 1024
 # Caps: a logo or font over 10 MiB or music over 20 MiB is a mistake, not a brand asset.
-MAX_BYTES = {"logo": 10 * MiB, "image": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB}
+# Brand footage: 100 MiB holds a minute of 1080p at ~13 Mbit/s, more than any scene needs (scenes are at
+# most 60 s, adspec.limits).
+MAX_BYTES = {"logo": 10 * MiB, "image": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB, "video": 100 * MiB}
 MAX_UPLOAD_BYTES = max(MAX_BYTES.values())
 # 4096 x 4096: larger than any frame we compose (1920 px), small enough that decoding is cheap.
 MAX_LOGO_PIXELS = 4096 * 4096
@@ -36,7 +38,16 @@ TOO_MANY_PIXELS = "The logo is larger than 4096x4096 pixels."
 NOT_A_FONT = "The font must be a TrueType or OpenType file."
 NOT_AUDIO = "The music must be MP3, WAV, OGG, FLAC or AAC/M4A audio."
 TOO_LONG = "The music is longer than 10 minutes."
-UNKNOWN_KIND = "Unknown asset kind; use logo, image, font or music."
+UNKNOWN_KIND = "Unknown asset kind; use logo, image, font, music or video."
+NOT_VIDEO = "The video must be MP4, MOV or WebM (H.264, HEVC, VP8, VP9 or AV1)."
+VIDEO_TOO_LONG = "The video is longer than 60 seconds."
+VIDEO_TOO_LARGE = "The video is larger than 4096x4096 pixels."
+# Brand footage: a scene lasts at most 60 s (adspec.limits MAX_SCENE_SECONDS) and a clip background loops.
+MAX_VIDEO_SECONDS = 60
+# Containers by their first bytes (ffmpeg never guesses): ISO BMFF (MP4/MOV) has `ftyp` at offset 4,
+# WebM starts with the EBML magic 1A 45 DF A3. PyAV's demuxer names.
+VIDEO_FORMATS = {"mov": "video/mp4", "matroska": "video/webm"}
+VIDEO_CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ def asset_check(*, kind: str, data: bytes) -> CheckedAsset:
         return _check_picture(data, kind=kind)
     if kind == "font":
         return _check_font(data)
+    if kind == "video":
+        return _check_video(data)
     return _check_music(data)
 
 
@@ -141,3 +154,39 @@ def _check_music(data: bytes) -> CheckedAsset:
         raise ApplicationError(TOO_LONG, fields={"file": TOO_LONG})
     extension = {"mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac"}.get(format_name, "m4a")
     return CheckedAsset("music", MUSIC_FORMATS[format_name], extension, {"duration": round(duration, 3)})
+
+
+def _check_video(data: bytes) -> CheckedAsset:
+    """MP4/MOV or WebM with an allowed video codec, within the pixel and length caps; the first frames
+    must decode. The compositor reads a transcoded copy, never this file (render/services/brand_video.py)."""
+    import av
+
+    demuxer = "mov" if data[4:8] == b"ftyp" else "matroska" if data[:4] == b"\x1a\x45\xdf\xa3" else None
+    if demuxer is None:
+        raise ApplicationError(NOT_VIDEO, fields={"file": NOT_VIDEO})
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=demuxer) as container:
+            # "mov" or "mov,mp4,m4a,3gp,3g2,mj2" (the name depends on how the demuxer was chosen)
+            format_name = container.format.name.split(",")[0]
+            if format_name != demuxer or not container.streams.video:
+                raise ApplicationError(NOT_VIDEO, fields={"file": NOT_VIDEO})
+            stream = container.streams.video[0]
+            if stream.codec_context.name not in VIDEO_CODECS:
+                raise ApplicationError(NOT_VIDEO, fields={"file": NOT_VIDEO})
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height > MAX_LOGO_PIXELS or not width or not height:
+                raise ApplicationError(VIDEO_TOO_LARGE, fields={"file": VIDEO_TOO_LARGE})
+            duration = float(container.duration or 0) / 1_000_000  # av.time_base is microseconds
+            for index, _frame in enumerate(container.decode(stream)):
+                if index >= 8:
+                    break
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+    except ApplicationError:
+        raise
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise ApplicationError(NOT_VIDEO, fields={"file": NOT_VIDEO}) from exc
+    if duration > MAX_VIDEO_SECONDS:
+        raise ApplicationError(VIDEO_TOO_LONG, fields={"file": VIDEO_TOO_LONG})
+    extension = "mp4" if demuxer == "mov" else "webm"
+    details = {"width": width, "height": height, "duration": round(duration, 3), "fps": round(fps, 3)}
+    return CheckedAsset("video", VIDEO_FORMATS[demuxer], extension, details)

@@ -6,9 +6,15 @@ a `tasks.py` without being an app of their own. Tasks are declared with `core.qu
 
 from __future__ import annotations
 
+import logging
 import os
+import resource
+import threading
+import time
+from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
@@ -27,3 +33,36 @@ def tasks_discover() -> None:
     starting a worker (embedded mode). Needs the Django app registry ready."""
     app.autodiscover_tasks(force=True)
     app.autodiscover_tasks(TASK_PACKAGES_OUTSIDE_APPS, force=True)
+
+
+# --- What each task cost ------------------------------------------------------------------------------------
+# Every task logs one "task cost" line: CPU-seconds (its process, threads included, plus the ffmpeg children it
+# waited for) and wall seconds. A worker process runs one task at a time, so the figure is that task's own;
+# benchmarks/campaign.py adds them up per stage (docs/benchmarks.md). Celery's own signals, so any task counts.
+logger = logging.getLogger(__name__)
+_task_clocks: dict[str, tuple[float, float]] = {}
+_task_clocks_lock = threading.Lock()
+
+
+def _cpu_s() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def task_clock_start(task_id: str = "", **_: Any) -> None:
+    with _task_clocks_lock:
+        _task_clocks[task_id] = (_cpu_s(), time.perf_counter())
+
+
+def task_clock_stop(task_id: str = "", task: Any = None, state: str | None = None, **_: Any) -> None:
+    with _task_clocks_lock:
+        began = _task_clocks.pop(task_id, None)
+    if began is None or task is None:
+        return
+    cpu, wall = _cpu_s() - began[0], time.perf_counter() - began[1]
+    extra = {"task_name": task.name, "cpu_s": round(cpu, 4), "wall_s": round(wall, 4), "state": state}
+    logger.info("task cost", extra=extra)
+
+
+task_prerun.connect(task_clock_start, dispatch_uid="core.celery.task_clock_start", weak=False)
+task_postrun.connect(task_clock_stop, dispatch_uid="core.celery.task_clock_stop", weak=False)

@@ -41,3 +41,19 @@ class NotFoundError(ApplicationError):
 
     def __init__(self, message: str = "Not found.") -> None:
         super().__init__(message)
+
+
+class PayloadTooLargeError(ApplicationError):
+    """A request body over the configured size (`DATA_UPLOAD_MAX_MEMORY_SIZE`): 413, in the one shape."""
+
+    status_code = 413
+
+
+class TooManyRequestsError(ApplicationError):
+    """429: waiting fixes it. `retry_after` (seconds) becomes the `Retry-After` header."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

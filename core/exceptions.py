@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from core.errors import ApplicationError
+from core.parsers import TOO_LARGE
 
 INVALID_INPUT = "Invalid input."
+MALFORMED_REQUEST = "The request is malformed."
+NOT_FOUND = "Not found."
+# Routes whose callers are programs: a URL that matches nothing answers 404 in the error shape there, not the
+# dashboard's HTML page (`/api/v1/templates/<id>/versions/-1/` matched no route and answered HTML).
+MACHINE_PREFIXES = ("/api/", "/inbound/", "/stripe/", "/media/")
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -44,7 +52,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"message": exc.message}
         if exc.fields:
             body["fields"] = exc.fields
-        return Response(body, status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)  # TooManyRequestsError
+        retry_headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return Response(body, status=exc.status_code, headers=retry_headers)
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer is an HTML 400 page (docs/reliability.md R17).
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"message": TOO_LARGE.format(limit=limit)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
+    if isinstance(exc, SuspiciousOperation):
+        # Too many fields or files, a malformed header: the client's doing, said without Django's internals.
+        return Response({"message": MALFORMED_REQUEST}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -68,3 +87,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(detail) if not isinstance(detail, dict | list) else INVALID_INPUT
         return Response({"message": message}, status=exc.status_code, headers=headers)
     return None
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The root URLconf's handler404: the error shape for programs' routes, Django's page for people."""
+    if request.path.startswith(MACHINE_PREFIXES):
+        return JsonResponse({"message": NOT_FOUND}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -89,6 +89,7 @@ class BrandAsset(models.Model):
         IMAGE = "image"  # a brand picture for backgrounds and image layers
         FONT = "font"
         MUSIC = "music"
+        VIDEO = "video"  # brand footage for clip backgrounds (transcoded once when first used)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="assets")

@@ -5,11 +5,13 @@
 
 With a broker, tasks go to Celery. Embedded (no broker), Celery runs them in-process: by default on one
 background thread, so `runserver` answers 202 at once and still completes renders; with
-`REELSMITH_EMBEDDED_WORKER=sync` (the tests) they run right after the commit, in the caller's thread.
+`REELSMITH_EMBEDDED_WORKER=sync` (the tests) they run right after the commit, in the caller's thread. The
+beat's periodic work reaches the same worker through `embedded_run` (core.periodic).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import threading
@@ -72,9 +74,18 @@ def _run_in_thread(task_name: str, args: Sequence[Any]) -> None:
 
 def _send(task_name: str, args: Sequence[Any], priority: int | None, countdown: float) -> Future[None] | None:
     if settings.CELERY_TASK_ALWAYS_EAGER and settings.REELSMITH_EMBEDDED_WORKER == "thread":
-        return _embedded_executor().submit(_run_in_thread, task_name, args)
+        # The sender's log context (its request id) goes along to the worker thread (core.logs).
+        context = contextvars.copy_context()
+        return _embedded_executor().submit(context.run, _run_in_thread, task_name, args)
     _task_by_name(task_name).apply_async(args=list(args), priority=priority, countdown=countdown or None)
     return None
+
+
+def embedded_run(task_name: str, *args: Any) -> Future[None] | None:
+    """Embedded mode: run a task now, outside any transaction, as the embedded worker runs tasks (on its
+    thread; in the caller with `sync`). For the in-process beat (core.periodic). The Future is done when the
+    task is; None when it already ran in the caller."""
+    return _send(task_name, args, None, 0)
 
 
 def enqueue(task_name: str, *args: Any, priority: int | None = None, countdown: float = 0) -> None:

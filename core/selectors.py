@@ -11,11 +11,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFoundError
-from core.models import ApiKey, Brand, Membership, Workspace
+from core.models import ApiKey, Brand, BrandAsset, Membership, Workspace
 
 API_KEY_PREFIX = "rsk_"
 # Lowest to highest: a role may do what every role before it may.
 ROLE_RANK = (Membership.Role.VIEWER, Membership.Role.EDITOR, Membership.Role.OWNER)
+ROLE_NEEDED = "This needs the {needed} role; yours is {role}."
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -41,16 +42,6 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     return api_key
 
 
-def workspace_for_user(*, user: Any, workspace_id: str | None) -> Workspace | None:
-    workspaces = Workspace.objects.filter(memberships__user=user).order_by("created_at")
-    if workspace_id:
-        try:
-            return workspaces.filter(pk=uuid.UUID(workspace_id)).first()
-        except ValueError:
-            return None
-    return workspaces.first()
-
-
 def parse_id(value: Any) -> uuid.UUID:
     """Ids are UUIDs; anything else is an id that does not exist (404, like a foreign one)."""
     if isinstance(value, uuid.UUID):
@@ -72,6 +63,13 @@ def brand_get_for_workspace(*, workspace: Workspace, brand_id: Any) -> Brand:
     return brand
 
 
+def brand_asset_get(*, brand: Brand, asset_id: Any) -> BrandAsset:
+    asset = BrandAsset.objects.filter(brand=brand, pk=parse_id(asset_id)).first()
+    if asset is None:
+        raise NotFoundError()
+    return asset
+
+
 def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(workspace=workspace).order_by("-created_at")
 
@@ -84,10 +82,16 @@ def api_key_get_for_workspace(*, workspace: Workspace, api_key_id: Any) -> ApiKe
 
 
 def role_allows(*, role: str, needed: str) -> bool:
-    """Whether a member with `role` may do what `needed` may (owner > editor > viewer)."""
+    """Whether a member with `role` may do what `needed` may (owner > editor > viewer). The one role check:
+    the API (`core.auth.IsWorkspaceMember`) and the dashboard (`dashboard.access.member_view`) both ask it."""
     if role not in ROLE_RANK or needed not in ROLE_RANK:
         return False
     return ROLE_RANK.index(Membership.Role(role)) >= ROLE_RANK.index(Membership.Role(needed))
+
+
+def role_refusal(*, role: str, needed: str) -> str:
+    """Why a member with `role` is refused something that needs `needed` (the API's and the dashboard's 403)."""
+    return ROLE_NEEDED.format(needed=needed, role=role)
 
 
 def membership_for_user(*, user: Any, workspace_id: Any = None) -> Membership | None:

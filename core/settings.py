@@ -15,6 +15,9 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core.logs import logging_config, structlog_configure
+from core.sentry import sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("REELSMITH_VAR_DIR", BASE_DIR / "var"))
 
@@ -42,6 +45,16 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -89,7 +102,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer (a redirect, a 413, a view) carries a request id, is logged and counted
+    # (core.request_context).
+    "core.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # An oversized body answers 413 in the API's error shape before anything reads it (core.middleware).
+    "core.middleware.BodyLimitMiddleware",
     # Static files (the admin's styles) in every mode, before anything else reads the request (WhiteNoise's
     # documented place: right after SecurityMiddleware).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -204,7 +222,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Reelsmith <noreply@localhost
 if not DEBUG and not EMBEDDED:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # One year, the value hstspreload.org asks for.
@@ -222,15 +240,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.auth.IsWorkspaceMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON only, read under core.parsers' limits (size, depth, NUL, surrogates, 64-bit integers); the upload
+    # views take multipart themselves (`parser_classes`), so the schema lists one body type per operation.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per API key (or signed-in person), at REELSMITH_THROTTLE_RATE; 429 with Retry-After (core.throttling).
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -246,6 +264,11 @@ SPECTACULAR_SETTINGS = {
         "WebhookDeliveryStatusEnum": "campaigns.models.WebhookDelivery.Status",
         "IntegrationKindEnum": "campaigns.models.Integration.Kind",
     },
+    # spectacular's enum hook, then the 4xx answers in the error shape and strict request bodies (core.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.errors_postprocess",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------------
@@ -278,7 +301,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "render-reconcile": {"task": "render.reconcile", "schedule": 60.0},
+    # Every 15 s: with the 60 s lease, a killed worker's renders are re-queued within 75 s (R1).
+    "render-reconcile": {"task": "render.reconcile", "schedule": 15.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -300,12 +324,34 @@ AWS_PRESIGN_SECONDS = env_int("AWS_PRESIGN_SECONDS", 24 * 3600)
 REELSMITH_DEFAULT_MODEL = env_str("REELSMITH_DEFAULT_MODEL", "tiny-sd")
 # The model a `"generate": {"video": true}` background uses when it names none (a video model).
 REELSMITH_DEFAULT_VIDEO_MODEL = env_str("REELSMITH_DEFAULT_VIDEO_MODEL", "tiny-wan")
-# A render that has not moved for this long (seconds) is handed back to its queue by the reconciler.
-REELSMITH_RENDER_LEASE_SECONDS = env_int("REELSMITH_RENDER_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60)
+# The voice of a scene's `voice` that names none (adspec/voices.py); render/speech reads the same variable.
+REELSMITH_DEFAULT_VOICE = env_str("REELSMITH_DEFAULT_VOICE", "espeak-en")
+# Work a worker holds is leased: a heartbeat renews the lease every REELSMITH_HEARTBEAT_SECONDS while it works,
+# and the reconciler hands back work whose lease was not renewed for REELSMITH_RENDER_LEASE_SECONDS (renders
+# that have not moved, Generations claimed by a batch): docs/reliability.md R1, render/services/lease.py.
+# Six beats per lease, so a few lost to a database hiccup never cost a live worker its work.
+REELSMITH_RENDER_LEASE_SECONDS = env_int("REELSMITH_RENDER_LEASE_SECONDS", 60)
+REELSMITH_HEARTBEAT_SECONDS = env_int("REELSMITH_HEARTBEAT_SECONDS", 10)
+if not 0 < 3 * REELSMITH_HEARTBEAT_SECONDS <= REELSMITH_RENDER_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "REELSMITH_HEARTBEAT_SECONDS must be positive and at most a third of REELSMITH_RENDER_LEASE_SECONDS"
+    )
 # A render or generation task that starts this many times without finishing is a poison job
 # (docs/reliability.md R3).
 REELSMITH_MAX_ATTEMPTS = 3
 REELSMITH_X264_PRESET = env_str("REELSMITH_X264_PRESET", "veryfast")
+# The H.264 encoder of every segment of every render (render/compose/encode.py VIDEO_ENCODERS): libx264, or
+# h264_nvenc on nodes with an NVIDIA video engine (docs/performance.md). Tried once per worker process before
+# its first render; a node whose ffmpeg cannot open it fails that render with the reason.
+REELSMITH_VIDEO_ENCODER = env_str("REELSMITH_VIDEO_ENCODER", "libx264")
+if REELSMITH_VIDEO_ENCODER not in {"libx264", "h264_nvenc"}:
+    raise ImproperlyConfigured("REELSMITH_VIDEO_ENCODER must be libx264 or h264_nvenc")
+# Service mode: each machine keeps the storage objects that never change (pictures, brand files, shared
+# segments) in this folder, up to this many bytes, least recently used out first (core.storage.LocalCache);
+# 0 turns it off. 10 GiB holds ~80 of the largest intermediates (a 3 s 1080x1920 moving background is
+# ~120 MB, docs/benchmarks.md) besides the segments.
+REELSMITH_LOCAL_CACHE_DIR = env_str("REELSMITH_LOCAL_CACHE_DIR") or str(VAR_DIR / "cache")
+REELSMITH_LOCAL_CACHE_BYTES = env_int("REELSMITH_LOCAL_CACHE_BYTES", 10 * 1024**3)
 # Outbound calls (callback URLs, CRM assets) may reach private addresses only when this is on (tests, dev).
 OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 
@@ -379,16 +425,54 @@ CELERY_BEAT_SCHEDULE["billing-report-usage"] = {"task": "billing.report_usage", 
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tick", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["webhooks-dispatch-due"] = {"task": "webhooks.dispatch_due", "schedule": 15.0}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
-
 # Embedded mode only: run tasks on a background thread (`thread`, so the API answers at once) or right after
 # the commit in the caller's thread (`sync`, deterministic for tests).
 REELSMITH_EMBEDDED_WORKER = env_str("REELSMITH_EMBEDDED_WORKER", "thread")
 if REELSMITH_EMBEDDED_WORKER not in {"thread", "sync"}:
     raise ImproperlyConfigured("REELSMITH_EMBEDDED_WORKER must be thread or sync")
+# Embedded mode only: the beat's periodic work (CELERY_BEAT_SCHEDULE: the reconciler, campaign ticks, webhook
+# retries, usage metering) runs in-process, on the same schedule, in a process that serves requests or runs
+# the demo (core.periodic). REELSMITH_EMBEDDED_PERIODIC_EVERY (seconds) runs every entry that often instead of
+# its own interval (tests and demos that cannot wait a minute); 0 keeps the beat's intervals.
+REELSMITH_EMBEDDED_PERIODIC = env_bool("REELSMITH_EMBEDDED_PERIODIC", default=True)
+REELSMITH_EMBEDDED_PERIODIC_EVERY = env_float("REELSMITH_EMBEDDED_PERIODIC_EVERY", 0.0)
+
+# --- Operations: logs, errors, throttling --------------------------------------------------------------------
+
+# Structured logs (core.logs): JSON lines in service mode, readable lines in embedded mode, each with the
+# request id and the render/campaign/... ids of the task that wrote it.
+REELSMITH_LOG_FORMAT = env_str("REELSMITH_LOG_FORMAT", "console" if EMBEDDED else "json")
+if REELSMITH_LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured("REELSMITH_LOG_FORMAT must be json or console")
+LOGGING = logging_config(json=REELSMITH_LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO"))
+structlog_configure()
+
+# Errors to Sentry (Django, Celery, and log records at ERROR) when a DSN is set; nothing is sent otherwise.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT"),
+        release=env_str("SENTRY_RELEASE"),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+    )
+
+# Requests per API key (or signed-in person): DRF's "<n>/<second|minute|hour|day>", or `off`. 600 a minute
+# is 10 a second sustained, far above what one integration needs and well below what hurts the API.
+REELSMITH_THROTTLE_RATE = env_str("REELSMITH_THROTTLE_RATE", "600/minute")
+# Django's cache holds the throttle's counts: shared by every process through Redis (REELSMITH_CACHE_URL, by
+# default a Redis broker's URL), per process otherwise (embedded mode has one). Its keys are prefixed; on the
+# broker's database, never `cache.clear()` (a FLUSHDB would drop the queued tasks too).
+REELSMITH_CACHE_URL = env_str(
+    "REELSMITH_CACHE_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+CACHES: dict[str, Any] = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REELSMITH_CACHE_URL,
+        "KEY_PREFIX": "reelsmith-cache",
+    }
+    if REELSMITH_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}

@@ -21,7 +21,7 @@ from django.http.response import HttpResponseBase
 
 from core.errors import NotFoundError
 from core.models import Membership, Workspace
-from core.selectors import membership_for_user, role_allows
+from core.selectors import membership_for_user, role_allows, role_refusal
 
 OWNER = Membership.Role.OWNER
 EDITOR = Membership.Role.EDITOR
@@ -94,7 +94,7 @@ def member_view(
             member = Member(membership)
             needed = read if request.method in ("GET", "HEAD") else write
             if not member.can(needed):
-                raise PermissionDenied(f"This needs the {needed} role; yours is {member.role}.")
+                raise PermissionDenied(role_refusal(role=member.role, needed=needed))
             request.member = member  # type: ignore[attr-defined]  # the view's typed DashboardRequest
             try:
                 return view(request, *args, **kwargs)  # type: ignore[arg-type]  # annotated on the line above

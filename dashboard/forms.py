@@ -9,7 +9,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from campaigns.models import WebhookEvent
+from campaigns.csv_import import IGNORE, KEEP
+from campaigns.models import Integration, WebhookEvent
 from core.errors import ApplicationError
 from core.models import Membership
 from render.models import RenderStatus
@@ -84,7 +85,13 @@ BRAND_ERROR_ALIASES = {f"colors.{k}": f"color_{k}" for k in ("primary", "seconda
 class AssetUploadForm(forms.Form):
     kind = forms.ChoiceField(
         label="Kind",
-        choices=[("logo", "Logo"), ("image", "Image"), ("font", "Font"), ("music", "Music")],
+        choices=[
+            ("logo", "Logo"),
+            ("image", "Image"),
+            ("font", "Font"),
+            ("music", "Music"),
+            ("video", "Video"),
+        ],
     )
     file = forms.FileField(label="File")
 
@@ -148,7 +155,8 @@ CAMPAIGN_ERROR_ALIASES = {"schedule.cron": "schedule_cron", "schedule.timezone":
 
 class RecipientsUploadForm(forms.Form):
     file = forms.FileField(
-        label="Recipients CSV", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"})
+        label="Recipients CSV",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain", "data-dropzone": "1"}),
     )
 
 
@@ -195,3 +203,113 @@ class MemberRoleForm(forms.Form):
 
 class CheckoutForm(forms.Form):
     plan = forms.CharField(max_length=50)
+
+
+class RecipientsMappingForm(forms.Form):
+    """The column-mapping step: each CSV column read as a variable, `email`, `external_id`, kept as a
+    recipient field, or ignored (campaigns.csv_import). The upload waits in storage under `upload`."""
+
+    upload = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(
+        self, *args: Any, header: list[str], targets: list[str], samples: list[list[str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [
+            *((target, f"{target}") for target in targets),
+            (KEEP, "Keep as a recipient field"),
+            (IGNORE, "Ignore this column"),
+        ]
+        self.columns: list[tuple[str, str, list[str]]] = []
+        # Per column key, why it needs a person's choice (it matched nothing): shown beside its control.
+        self.unknown: dict[str, str] = {}
+        for index, name in enumerate(header):
+            key = f"column_{index}"
+            self.fields[key] = forms.ChoiceField(label=name or f"Column {index + 1}", choices=choices)
+            self.columns.append((key, name, [row[index] for row in samples if index < len(row)]))
+
+    def rows(self) -> list[tuple[Any, str, list[str], str]]:
+        """(the column's control, its name, its first cells, why it needs a choice) for the template."""
+        return [(self[key], name, samples, self.unknown.get(key, "")) for key, name, samples in self.columns]
+
+    def mapping(self, header: list[str]) -> dict[str, str]:
+        return {name: self.cleaned_data[f"column_{index}"] for index, name in enumerate(header)}
+
+
+class PreviewForm(forms.Form):
+    """Sample values for a template's preview (defaults pre-filled), one format or all, and a brand."""
+
+    format = forms.ChoiceField(label="Format", required=False)
+    brand = forms.ChoiceField(label="Brand")
+
+    def __init__(
+        self,
+        *args: Any,
+        variables: dict[str, dict[str, Any]],
+        samples: dict[str, str],
+        formats: list[str],
+        brands: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        for name, decl in variables.items():
+            self.fields[f"value_{name}"] = forms.CharField(
+                label=name,
+                required=False,
+                max_length=int(decl.get("max_length", 200)),
+                initial=samples.get(name, ""),
+                help_text="Required in a render." if decl.get("required") else "",
+            )
+            self.initial.setdefault(f"value_{name}", samples.get(name, ""))
+        self.fields["format"].choices = [("", "Every format"), *((f, f) for f in formats)]  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["brand"].choices = brands  # type: ignore[attr-defined]  # a ChoiceField
+        self.variable_fields = [self[f"value_{name}"] for name in variables]
+
+    def values(self) -> dict[str, str]:
+        return {
+            key.removeprefix("value_"): value
+            for key, value in self.cleaned_data.items()
+            if key.startswith("value_") and value
+        }
+
+
+class IntegrationCreateForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="CRM",
+        choices=[
+            (Integration.Kind.HUBSPOT, "HubSpot"),
+            (Integration.Kind.SALESFORCE, "Salesforce"),
+            (Integration.Kind.GENERIC, "Another CRM (signed HTTP call)"),
+        ],
+    )
+    name = forms.CharField(label="Name", max_length=100, required=False)
+    template = forms.ChoiceField(label="Template")
+    brand = forms.ChoiceField(label="Brand")
+    field_map = forms.CharField(
+        label="Field map",
+        widget=forms.Textarea(attrs={"rows": 4, "class": "code short"}),
+        help_text="One line per CRM property: property = variable, e.g. firstname = first_name.",
+    )
+    callback_url = forms.URLField(
+        label="Callback URL", required=False, max_length=2000, assume_scheme="https"
+    )
+
+    def __init__(
+        self, *args: Any, templates: list[tuple[str, str]], brands: list[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = templates  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["brand"].choices = brands  # type: ignore[attr-defined]  # a ChoiceField
+
+    def clean_field_map(self) -> dict[str, str]:
+        pairs: dict[str, str] = {}
+        for number, line in enumerate(str(self.cleaned_data["field_map"]).splitlines(), start=1):
+            if not line.strip():
+                continue
+            prop, sep, variable = line.partition("=")
+            if not sep or not prop.strip() or not variable.strip():
+                raise forms.ValidationError(f"Line {number}: write it as property = variable.")
+            pairs[prop.strip()] = variable.strip()
+        if not pairs:
+            raise forms.ValidationError("Map at least one CRM property to a variable.")
+        return pairs

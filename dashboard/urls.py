@@ -5,7 +5,18 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from dashboard.views import ad_templates, billing, brands, campaigns, home, keys, people, renders, webhooks
+from dashboard.views import (
+    ad_templates,
+    billing,
+    brands,
+    campaigns,
+    home,
+    integrations,
+    keys,
+    people,
+    renders,
+    webhooks,
+)
 
 app_name = "dashboard"
 
@@ -28,11 +39,20 @@ urlpatterns = [
     path("brands/<str:brand_id>/", brands.brand, name="brand"),
     path("brands/<str:brand_id>/assets/", brands.brand_asset, name="brand_asset"),
     path("brands/<str:brand_id>/delete/", brands.brand_remove, name="brand_delete"),
+    path(
+        "brands/<str:brand_id>/assets/<str:asset_id>/delete/",
+        brands.brand_asset_remove,
+        name="brand_asset_delete",
+    ),
     # Templates
     path("templates/", ad_templates.templates, name="templates"),
     path("templates/new/", ad_templates.template_new, name="template_new"),
     path("templates/<str:template_id>/", ad_templates.template, name="template"),
     path("templates/<str:template_id>/edit/", ad_templates.template_edit, name="template_edit"),
+    path("templates/<str:template_id>/preview/", ad_templates.template_preview_view, name="template_preview"),
+    path("templates/<str:template_id>/poster", ad_templates.template_poster, name="template_poster"),
+    path("templates/<str:template_id>/sample/", ad_templates.template_sample, name="template_sample"),
+    path("templates/<str:template_id>/archive/", ad_templates.template_archive, name="template_archive"),
     # Campaigns
     path("campaigns/", campaigns.campaigns, name="campaigns"),
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
@@ -40,6 +60,11 @@ urlpatterns = [
     path("campaigns/<str:campaign_id>/live/", campaigns.campaign_live, name="campaign_live"),
     path(
         "campaigns/<str:campaign_id>/recipients/", campaigns.campaign_recipients, name="campaign_recipients"
+    ),
+    path(
+        "campaigns/<str:campaign_id>/recipients/mapping/",
+        campaigns.campaign_recipients_map,
+        name="campaign_recipients_map",
     ),
     path("campaigns/<str:campaign_id>/samples/", campaigns.campaign_samples, name="campaign_samples"),
     path("campaigns/<str:campaign_id>/approve/", campaigns.campaign_approve, name="campaign_approve"),
@@ -62,10 +87,19 @@ urlpatterns = [
     path("webhooks/<str:endpoint_id>/", webhooks.webhook, name="webhook"),
     path("webhooks/<str:endpoint_id>/toggle/", webhooks.webhook_toggle, name="webhook_toggle"),
     path("webhooks/<str:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<str:endpoint_id>/rotate-secret/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<str:endpoint_id>/test/", webhooks.webhook_test, name="webhook_test"),
     path(
         "webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/replay/",
         webhooks.webhook_replay,
         name="webhook_replay",
+    ),
+    # CRM integrations
+    path("integrations/", integrations.integrations, name="integrations"),
+    path(
+        "integrations/<str:integration_id>/delete/",
+        integrations.integration_delete,
+        name="integration_delete",
     ),
     # API keys and billing (owners)
     path("api-keys/", keys.api_keys, name="api_keys"),

@@ -181,9 +181,23 @@ def check_dockerfile(name: str) -> None:
         f"{path.name}: the final stage must run as non-root",
     )
     text = path.read_text()
-    torch_index = "whl/${TORCH_CUDA}" if name == "gpu-worker" else "whl/cpu"
-    check(torch_index in text, f"{path.name}: torch is not installed from download.pytorch.org/{torch_index}")
-    check("ARG TORCH_VERSION=2.13.0" in text, f"{path.name}: torch is not pinned to 2.13.0")
+    if name == "gpu-worker":
+        torch_index = "whl/${TORCH_CUDA}"
+        check(
+            torch_index in text,
+            f"{path.name}: torch is not installed from download.pytorch.org/{torch_index}",
+        )
+        check("ARG TORCH_VERSION=2.13.0" in text, f"{path.name}: torch is not pinned to 2.13.0")
+        check(
+            "['optional-dependencies']['gpu']" in text,
+            f"{path.name}: the engine's `gpu` extra is not installed",
+        )
+    else:
+        # The API and CPU-worker images carry no torch (tests/core/test_torch_free.py): the build says so.
+        check("torch must not be in this image" in text, f"{path.name}: no check that torch is absent")
+        check(
+            "optional-dependencies" not in text, f"{path.name}: installs an extra (the engine is the GPU's)"
+        )
 
 
 # --- compose -------------------------------------------------------------------------------------------------
@@ -335,7 +349,7 @@ def check_k8s(required_env: list[str]) -> None:
     check(main["reelsmith-beat"].get("args") == BEAT_CMD, "k8s beat: wrong command")
     check(main["reelsmith-migrate"].get("args") == MIGRATE_CMD, "k8s migrate: wrong command")
     api = main["reelsmith-api"]
-    check(api["readinessProbe"]["httpGet"]["path"] == "/healthz", "k8s api: readiness must probe /healthz")
+    check(api["readinessProbe"]["httpGet"]["path"] == "/readyz", "k8s api: readiness must probe /readyz")
     check("livenessProbe" in api, "k8s api: no liveness probe")
     gpu = main["reelsmith-gpu-worker"]
     check(

@@ -12,13 +12,18 @@ from rest_framework.views import APIView
 
 from core.auth import request_workspace
 from core.errors import ApplicationError, NotFoundError
-from core.models import Workspace
+from core.inputs import InputSerializer
+from core.models import Membership, Workspace
+from core.outbound import url_validate
 from core.pagination import CursorPagination
+from core.schema import error_responses
 from core.selectors import brand_get_for_workspace
 from render.models import Render, RenderStatus
+from render.pricing import template_cost
 from render.selectors import render_get_for_workspace, render_list, render_output_urls, render_urls
 from render.services import render_cancel, render_request
-from templates.selectors import template_get_for_workspace, template_version_get
+from render.services.preview import preview_brand_get, template_preview
+from templates.selectors import template_get_for_workspace, template_usable_check, template_version_get
 
 NO_SUCH_TEMPLATE = "No such template."
 NO_SUCH_BRAND = "No such brand."
@@ -89,6 +94,7 @@ def resolve_template_and_brand(
         template = template_get_for_workspace(workspace=workspace, template_id=template_id)
     except NotFoundError:
         raise ApplicationError(NO_SUCH_TEMPLATE, fields={"template": NO_SUCH_TEMPLATE}) from None
+    template_usable_check(template=template)
     template_version = template_version_get(template=template, version=version)
     try:
         brand = brand_get_for_workspace(workspace=workspace, brand_id=brand_id)
@@ -98,7 +104,7 @@ def resolve_template_and_brand(
 
 
 class RendersApi(APIView):
-    class RenderCreateInputSerializer(serializers.Serializer):
+    class RenderCreateInputSerializer(InputSerializer):
         template = serializers.UUIDField()
         version = serializers.IntegerField(required=False, min_value=1)
         brand = serializers.UUIDField()
@@ -106,21 +112,20 @@ class RendersApi(APIView):
         callback_url = serializers.URLField(required=False, default="", max_length=2000)
         external_id = serializers.CharField(required=False, default="", max_length=200, allow_blank=True)
 
+        def validate_callback_url(self, value: str) -> str:
+            # Refused now, not retried for days: resolved and checked, never connected to (R10).
+            if value:
+                url_validate(value, field="callback_url")
+            return value
+
     class RenderListFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=RenderStatus.choices, required=False)
         campaign = serializers.UUIDField(required=False)
         external_id = serializers.CharField(required=False, max_length=200)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=RenderStatus.values),
-            OpenApiParameter("campaign", str),
-            OpenApiParameter("external_id", str),
-        ],
-        responses=RenderOutputSerializer(many=True),
-    )
+    @extend_schema(parameters=[RenderListFilterSerializer], responses=RenderOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        filters = self.RenderListFilterSerializer(data=request.query_params)
+        filters = self.RenderListFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         renders = render_list(
             workspace=request_workspace(request),
@@ -135,7 +140,7 @@ class RendersApi(APIView):
     @extend_schema(
         request=RenderCreateInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
-        responses={202: RenderOutputSerializer},
+        responses={202: RenderOutputSerializer, **error_responses(402)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.RenderCreateInputSerializer(data=request.data)
@@ -179,3 +184,63 @@ class RenderCancelApi(APIView):
         render = render_get_for_workspace(workspace=request_workspace(request), render_id=render_id)
         render = render_cancel(render=render)
         return Response(RenderOutputSerializer(render).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TemplatePreviewApi(APIView):
+    """`templates/{id}/preview/` is render's (templates sits below render and cannot draw a frame)."""
+
+    # A read that happens to need a body: free, changes nothing but a cache, so viewers may ask for it too.
+    write_role = Membership.Role.VIEWER
+
+    class TemplatePreviewInputSerializer(InputSerializer):
+        version = serializers.IntegerField(required=False, min_value=1, help_text="Default: the latest.")
+        values = serializers.DictField(
+            child=serializers.CharField(allow_blank=True, max_length=10_000),
+            required=False,
+            help_text="Sample values; a variable not given shows its default, else its name.",
+        )
+        format = serializers.CharField(required=False, max_length=64, help_text="One format; default: all.")
+        brand = serializers.UUIDField(required=False, help_text="Default: the workspace's newest brand.")
+
+    class TemplatePreviewOutputSerializer(serializers.Serializer):
+        class StillOutputSerializer(serializers.Serializer):
+            format = serializers.CharField()
+            width = serializers.IntegerField()
+            height = serializers.IntegerField()
+            scene = serializers.IntegerField(help_text="The scene's index in the spec.")
+            url = serializers.CharField(help_text="The PNG (a presigned, short-lived URL in service mode).")
+            note = serializers.CharField(
+                help_text='"background not generated yet" when the picture is not cached.'
+            )
+
+        version = serializers.IntegerField()
+        values = serializers.DictField(child=serializers.CharField())
+        stills = StillOutputSerializer(many=True)
+        cost = serializers.JSONField(
+            required=False,  # not the preview's own: the view adds it (template_cost)
+            help_text="What each recipient costs beyond what recipients share (render.pricing.template_cost): "
+            "each scene's seconds, whether it is personal and over a still or a moving background, the "
+            "personal seconds, and `relative_cost` (a moving personal second counts twice a still one).",
+        )
+
+    @extend_schema(request=TemplatePreviewInputSerializer, responses=TemplatePreviewOutputSerializer)
+    def post(self, request: Request, template_id: str) -> Response:
+        """A still of every scene (its middle frame) in every format, in seconds and free: generated backgrounds
+        come from the cache when made already, else the scene's colour stands in (never diffusion)."""
+        workspace = request_workspace(request)
+        template = template_get_for_workspace(workspace=workspace, template_id=template_id)
+        serializer = self.TemplatePreviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        version = template_version_get(template=template, version=data.get("version"))
+        preview = template_preview(
+            template_version=version,
+            brand=preview_brand_get(workspace=workspace, brand_id=data.get("brand")),
+            values=data.get("values"),
+            format_name=data.get("format"),
+        )
+        body = {
+            **self.TemplatePreviewOutputSerializer(preview).data,
+            "cost": template_cost(spec=version.spec),
+        }
+        return Response(body)

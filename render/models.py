@@ -53,6 +53,9 @@ class Render(models.Model):
     batch = models.BooleanField(default=False)
     # Starts of the current stage's task; a stage that starts more than REELSMITH_MAX_ATTEMPTS times is poison.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The task (its Celery id) composing this render now; with `updated_at`, renewed by its heartbeat, the
+    # render's lease (render/services/lease.py). "" while no task holds it.
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True)
     callback_url = models.URLField(max_length=2000, blank=True)
     external_id = models.CharField(max_length=200, blank=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from adspec.limits import MAX_SCENE_SECONDS, MIN_SCENE_SECONDS
+from adspec.voices import VOICE_TAIL_SECONDS
 from render.compose.plan import (
     Audio,
     Background,
@@ -30,13 +32,53 @@ from render.compose.plan import (
     RectangleLayer,
     Scene,
     Shadow,
+    SpokenWord,
     TextLayer,
     Transition,
     VideoBackground,
+    Voice,
 )
 from render.engine.registry import model_spec
 from templates.merge import merge, merge_fields
 from templates.spec import layer_box, spec_formats
+from templates.spec_media import image_field
+
+
+@dataclass(frozen=True)
+class SceneSpeech:
+    """A scene's line as said for one recipient (render/services/speech.py): a mono WAV, its length, and
+    when each word is said (seconds from the line's start)."""
+
+    path: Path
+    duration: float
+    words: tuple[SpokenWord, ...]
+    text: str
+
+
+# Subtitles burned in (`"subtitles": true`): the line in the lower sixth, white on a dark pill, like the
+# platforms' own captions (they sit above the bottom safe area of 9:16 players). Design choices.
+SUBTITLE_BOX = (0.06, 0.78, 0.88, 0.12)
+SUBTITLE_LAYER: dict[str, Any] = {"color": "#FFFFFF", "pill": {"color": "#000000"}, "align": "center"}
+
+
+def scene_duration(scene: dict[str, Any], speech: SceneSpeech | None) -> float:
+    """A scene's seconds: its `duration`; with `duration: "voice"`, its line plus a breath, at least its
+    `min_duration`, at most MAX_SCENE_SECONDS."""
+    if scene["duration"] != "voice":
+        return float(scene["duration"])
+    spoken = speech.duration + VOICE_TAIL_SECONDS if speech is not None else 0.0
+    return min(MAX_SCENE_SECONDS, max(float(scene.get("min_duration", MIN_SCENE_SECONDS)), spoken))
+
+
+def scene_voice_personal(scene: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """A merge field reaches the scene's pixels through its line: the line sets its length (`duration:
+    "voice"`) or is drawn (`subtitles`). A personal line in a fixed-length scene without subtitles changes
+    only the soundtrack, which is made per recipient anyway, so the scene stays shared."""
+    voice = scene.get("voice")
+    if not voice or not merge_fields(voice.get("text", "")):
+        return False
+    return scene["duration"] == "voice" or bool(spec.get("subtitles"))
+
 
 # A variant's strength when the spec gives a base but no strength: 0.35, the figure the issue's example uses
 # (enough to repaint a name or a product into a shared scene while keeping its composition).
@@ -180,9 +222,17 @@ class BrandFiles:
     logo: Path | None
     music: Path | None
     image: Path | None = None  # the brand picture uploaded as kind `image`
+    # The brand's footage (asset kind `video`), transcoded to a clip (render/services/brand_video.py).
+    video: GeneratedClip | None = None
+    # This recipient's pictures by image variable (render/services/images.py): fetched, or the variable's
+    # fallback brand picture when its URL could not be had.
+    recipient_images: dict[str, Path] = field(default_factory=dict)
 
     def picture(self, name: str) -> Path | None:
-        """`brand.logo` or `brand.image`: the uploaded file, or None when the brand has none."""
+        """`brand.logo`, `brand.image` or `{{variable}}`: the file, or None when there is none."""
+        variable = image_field(name)
+        if variable is not None:
+            return self.recipient_images.get(variable)
         return {"brand.logo": self.logo, "brand.image": self.image}.get(name)
 
 
@@ -200,8 +250,9 @@ def scene_merge_fields(scene: dict[str, Any]) -> set[str]:
         names |= merge_fields(generate.get(key, ""))
     if scene.get("when"):
         names.add(scene["when"])
+    names |= merge_fields(scene["background"].get("image", ""))  # a recipient's picture
     for layer in scene.get("layers", []):
-        names |= merge_fields(layer.get("text", ""))
+        names |= merge_fields(layer.get("text", "")) | merge_fields(layer.get("source", ""))
         if layer.get("when"):
             names.add(layer["when"])
     return names
@@ -264,7 +315,13 @@ def _background(spec: dict[str, Any], media: Path | GeneratedClip | None, brand:
         return ImageBackground(path=media, motion=spec.get("motion", "none"), reused=reused)
     picture = brand.picture(spec["image"]) if "image" in spec else None
     if picture is not None:
-        return ImageBackground(path=picture, motion=spec.get("motion", "none"), reused=True)
+        # A recipient's picture is theirs alone: nothing to reuse across recipients.
+        reused_picture = image_field(spec["image"]) is None
+        return ImageBackground(path=picture, motion=spec.get("motion", "none"), reused=reused_picture)
+    if "video" in spec and brand.video is not None:  # the brand's footage, like a generated clip
+        return VideoBackground(
+            path=brand.video.path, fps=brand.video.fps, motion=spec.get("motion", "none"), reused=True
+        )
     if "gradient" in spec:
         gradient = spec["gradient"]
         return GradientBackground(
@@ -272,7 +329,7 @@ def _background(spec: dict[str, Any], media: Path | GeneratedClip | None, brand:
             end=resolve_color(gradient["to"], brand.colors),
             angle=gradient.get("angle", 180),
         )
-    # A colour; also a brand picture the brand has not uploaded (its primary colour instead).
+    # A colour; also a brand picture or footage the brand has not uploaded (its primary colour instead).
     return ColorBackground(resolve_color(spec.get("color", "brand.primary"), brand.colors))
 
 
@@ -280,6 +337,11 @@ def _shown(item: dict[str, Any], values: dict[str, str]) -> bool:
     """`"when": "company"`: shown only when that variable's value is not empty."""
     name = item.get("when")
     return not name or bool(values.get(name, "").strip())
+
+
+def scenes_shown(spec: dict[str, Any], values: dict[str, str]) -> list[int]:
+    """The indexes of the spec's scenes a recipient with `values` sees: `composition_plan`'s scenes, in order."""
+    return [index for index, scene in enumerate(spec["scenes"]) if _shown(scene, values)]
 
 
 def composition_plan(
@@ -290,15 +352,21 @@ def composition_plan(
     scene_media: Sequence[Path | GeneratedClip | None],
     metadata: dict[str, str],
     output: dict[str, Any] | None = None,
+    speech: Sequence[SceneSpeech | None] = (),
 ) -> CompositionPlan:
     """The plan of one output: `output` is one of `spec_formats(spec)` (default: the first); layers
     take their `boxes` entry for that format's name, else their `box`. `scene_media`: per scene, its
-    generated picture or clip, fetched (None for the other backgrounds)."""
+    generated picture or clip, fetched (None for the other backgrounds). `speech`: per scene, its line
+    said for this recipient (None without a voice; empty: no scene speaks)."""
     fmt = output or spec_formats(spec)[0]
     scenes: list[Scene] = []
-    for scene, media in zip(spec["scenes"], scene_media, strict=True):
+    voices: list[Voice] = []
+    lines = list(speech) or [None] * len(spec["scenes"])
+    for scene, media, line in zip(spec["scenes"], scene_media, lines, strict=True):
         if not _shown(scene, values):
             continue
+        if line is not None:
+            voices.append(Voice(scene=len(scenes), path=line.path, words=line.words))
         background = _background(scene["background"], media, brand)
         layers: list[Layer] = []
         for layer in scene.get("layers", []):
@@ -314,21 +382,23 @@ def composition_plan(
             elif layer["type"] in ("logo", "image"):
                 picture = brand.logo if layer["type"] == "logo" else brand.picture(layer["source"])
                 if picture is not None:  # a picture the brand has not uploaded is left out
-                    layers.append(ImageLayer(path=picture, box=box))
+                    layers.append(ImageLayer(path=picture, box=box, fit=layer.get("fit", "contain")))
             elif layer["type"] == "rectangle":
                 color = resolve_color(layer.get("color", "brand.primary"), brand.colors)
                 layers.append(RectangleLayer(box=box, color=color, radius=float(layer.get("radius", 0.0))))
+        if line is not None and spec.get("subtitles"):
+            layers.append(_text_layer(SUBTITLE_LAYER, line.text, SUBTITLE_BOX, brand))
         out = scene.get("transition")
         scenes.append(
             Scene(
-                duration=float(scene["duration"]),
+                duration=scene_duration(scene, line),
                 background=background,
                 layers=tuple(layers),
                 transition_out=Transition(type=out["type"], duration=float(out.get("duration", 0.0)))
                 if out
                 else None,
                 # Personal: encoded per recipient. Shared scenes are cached (render/compose/segments.py).
-                personal=bool(scene_merge_fields(scene)),
+                personal=bool(scene_merge_fields(scene)) or scene_voice_personal(scene, spec),
             )
         )
     transition_spec = spec.get("transition") or {}
@@ -352,5 +422,6 @@ def composition_plan(
         scenes=tuple(scenes),
         transition=transition,
         audio=audio,
+        voices=tuple(voices),
         metadata=tuple(sorted(metadata.items())),
     )

@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from core.errors import NotFoundError
 from core.models import Workspace
 from core.selectors import parse_id
 from core.storage import get_storage
+from render.compose.ffmpeg import ComposeError
+from render.compose.provenance import c2pa_credentials
 from render.models import Render, RenderGeneration, RenderStatus
+from templates.models import AdTemplate
 
 # Apps above render that group renders (campaigns) register the ORM path from a Render to its group's id,
 # so the render API can show and filter by it while render imports nothing of theirs.
@@ -85,5 +88,73 @@ def render_output_urls(render: Render) -> list[dict[str, Any]]:
 
 
 def render_generations(*, render: Render) -> QuerySet[RenderGeneration]:
-    """What a render's pictures and clips were made of (model, prompt, seed) and whether each was reused."""
-    return render.generation_links.select_related("generation").order_by("generation__created_at")
+    """What a render's pictures and clips were made of (model, prompt, seed) and whether each was `reused`:
+    asked for by an earlier render of the same workspace. Whether another workspace made it is never shown
+    (nor charged for: render.pricing), or it would tell one customer what another generated (R20)."""
+    asked_before = RenderGeneration.objects.filter(
+        generation_id=OuterRef("generation_id"),
+        render__workspace_id=render.workspace_id,
+        pk__lt=OuterRef("pk"),
+    )
+    return (
+        render.generation_links.select_related("generation")
+        .annotate(reused=Exists(asked_before))
+        .order_by("generation__created_at")
+    )
+
+
+def template_poster_urls(*, templates: list[AdTemplate]) -> dict[Any, str]:
+    """Each template's poster: the thumbnail of its latest succeeded render, for a page of templates in one
+    query (templates never rendered are left out)."""
+    latest = (
+        Render.objects.filter(template_version__template=OuterRef("pk"), status=RenderStatus.SUCCEEDED)
+        .exclude(thumbnail_key="")
+        .order_by("-finished_at")
+        .values("thumbnail_key")[:1]
+    )
+    keys = (
+        AdTemplate.objects.filter(pk__in=[t.pk for t in templates])
+        .annotate(poster=Subquery(latest))
+        .values_list("pk", "poster")
+    )
+    storage = get_storage()
+    return {pk: storage.url(key) for pk, key in keys if key}
+
+
+def render_stage_times(*, render: Render, links: list[RenderGeneration]) -> list[tuple[str, float]]:
+    """Seconds per stage, from timestamps the render and its generations already keep: requested → the last
+    picture it had generated (queue, plan, diffusion), then → finished (compose, upload). A render whose
+    pictures were all reused (or that has none) is one stage. Empty until it is finished."""
+    if render.finished_at is None:
+        return []
+    total = (render.finished_at - render.created_at).total_seconds()
+    made = [
+        link.generation.updated_at
+        for link in links
+        if not link.cache_hit and link.generation.status == "succeeded"
+    ]
+    if not made:
+        return [("Queued, planned and composed", total), ("Total", total)]
+    generated = min(max(made), render.finished_at)
+    return [
+        ("Queued and generating pictures", max(0.0, (generated - render.created_at).total_seconds())),
+        ("Composing and uploading", max(0.0, (render.finished_at - generated).total_seconds())),
+        ("Total", total),
+    ]
+
+
+def render_c2pa_status(*, render: Render) -> str:
+    """Whether the render's videos carry a C2PA manifest: as recorded when composed, else what this server's
+    configuration (REELSMITH_C2PA_*) says it does now."""
+    recorded = {bool(output["c2pa"]) for output in render.outputs or [] if "c2pa" in output}
+    if recorded == {True}:
+        return "Signed with a C2PA manifest."
+    if recorded == {False}:
+        return "Not signed (C2PA signing was off when it was composed)."
+    try:
+        configured = c2pa_credentials() is not None
+    except ComposeError:  # a misconfiguration is reported on the page, not raised
+        return "C2PA signing is misconfigured on this server (REELSMITH_C2PA_*)."
+    if configured:
+        return "C2PA signing is on: videos composed now are signed (REELSMITH_C2PA_CERT and _KEY are set)."
+    return "C2PA signing is off on this server (REELSMITH_C2PA_CERT and _KEY are not set)."

@@ -28,9 +28,10 @@ def generate(shape_key: str) -> None:
     services.generation_drain(shape_key=shape_key, max_batch=engine.max_batch, max_wait_ms=engine.max_wait_ms)
 
 
-@task(services.TASK_COMPOSE, queue="cpu")
-def compose(render_id: str) -> None:
-    services.render_compose(render_id=render_id)
+@task(services.TASK_COMPOSE, queue="cpu", bind=True)
+def compose(self: Any, render_id: str) -> None:
+    # The task id leases the render: a redelivery of this same message (its worker died) takes it back at once.
+    services.render_compose(render_id=render_id, lease_owner=self.request.id or "")
 
 
 @task("render.reconcile", queue="cpu")

@@ -8,16 +8,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from adspec.vocabulary import MERGE_FIELD
+from adspec.vocabulary import IMAGE_URL, MERGE_FIELD
+from adspec.voices import VOICES, text_unsayable
 from core.errors import ApplicationError
-from templates.spec import REQUIRED, FieldErrors
+from core.text import SURROGATE_RE
+from templates.spec_checks import REQUIRED, FieldErrors
 
 VARIABLES_INVALID = "The variables are invalid."
 
 
 def _valid_text_value(value: str) -> bool:
     # Newlines and tabs are text; other control characters are not something a name or company contains.
+    # Nor is an unpaired surrogate: no encoder writes one (the request hash, the database, an answer).
+    if SURROGATE_RE.search(value):
+        return False
     return not any(ord(ch) < 32 and ch not in "\n\t" for ch in value) and "\x7f" not in value
+
+
+def _unsayable(value: str, voices: Any) -> str | None:
+    """Why a voice that says this variable (its declaration's `voices`) cannot say `value`, or None. Only
+    foreign letters count here: the line around the value may still have words to say."""
+    for voice in voices:
+        # " 1": something sayable, so a value of punctuation alone is not refused here.
+        reason = text_unsayable(f"{value} 1", voice=voice) if voice in VOICES else None
+        if reason is not None:
+            return reason[0].upper() + reason[1:] + "."
+    return None
 
 
 def variables_resolve(
@@ -52,7 +68,14 @@ def variables_resolve(
             errors.add(f"{path}.{name}", f"At most {decl['max_length']} characters (got {len(value)}).")
             continue
         if not _valid_text_value(value):
-            errors.add(f"{path}.{name}", "Must not contain control characters.")
+            errors.add(f"{path}.{name}", "Must not contain control characters or invalid Unicode.")
+            continue
+        if decl.get("type") == "image" and not IMAGE_URL.fullmatch(value):
+            errors.add(f"{path}.{name}", "Must be an http or https URL of a PNG or JPEG picture.")
+            continue
+        unsayable = _unsayable(value, decl.get("voices", ()))
+        if unsayable is not None:
+            errors.add(f"{path}.{name}", unsayable)
             continue
         resolved[name] = value
     if errors.fields:

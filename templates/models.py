@@ -16,6 +16,9 @@ class AdTemplate(models.Model):
     name = models.CharField(max_length=100)
     latest_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Archived templates are hidden from lists and refused for new renders and campaigns; renders and
+    # campaigns already made with them keep them (their versions are immutable).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -12,17 +12,28 @@ from core.selectors import parse_id
 from templates.models import AdTemplate, TemplateVersion
 
 NO_SUCH_VERSION = "This template has no version {version}."
+TEMPLATE_ARCHIVED = "This template is archived; restore it to make new renders and campaigns with it."
 
 
-def template_list(*, workspace: Workspace) -> QuerySet[AdTemplate]:
-    return AdTemplate.objects.filter(workspace=workspace).order_by("-created_at")
+def template_list(*, workspace: Workspace, archived: bool = False) -> QuerySet[AdTemplate]:
+    """The workspace's templates in use (or, with `archived`, the archived ones), newest first."""
+    return AdTemplate.objects.filter(workspace=workspace, archived_at__isnull=not archived).order_by(
+        "-created_at"
+    )
 
 
 def template_get_for_workspace(*, workspace: Workspace, template_id: Any) -> AdTemplate:
-    template = template_list(workspace=workspace).filter(pk=parse_id(template_id)).first()
+    """A template of this workspace, archived or not (renders made with an archived one still show it)."""
+    template = AdTemplate.objects.filter(workspace=workspace, pk=parse_id(template_id)).first()
     if template is None:
         raise NotFoundError()
     return template
+
+
+def template_usable_check(*, template: AdTemplate, field: str = "template") -> None:
+    """New renders, campaigns and integrations take templates in use only (400 naming `field`)."""
+    if template.archived_at is not None:
+        raise ApplicationError(TEMPLATE_ARCHIVED, fields={field: TEMPLATE_ARCHIVED})
 
 
 def template_version_list(*, template: AdTemplate) -> QuerySet[TemplateVersion]:

@@ -1,4 +1,4 @@
-"""Writes for ad templates: create, and add an immutable version."""
+"""Writes for ad templates: create, rename, archive or restore, and add an immutable version."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.models import Workspace
 from core.services import asset_store
+from core.text import name_check
 from templates.models import AdTemplate, TemplateAsset, TemplateVersion
 from templates.spec import spec_validate
 
@@ -19,9 +21,24 @@ UNKNOWN_TEMPLATE_ASSET_KIND = "Unknown asset kind; a template takes music."
 
 @transaction.atomic
 def template_create(*, workspace: Workspace, name: str, spec: Any) -> TemplateVersion:
+    name_check(name)
     spec, declared = spec_validate(spec)
     template = AdTemplate.objects.create(workspace=workspace, name=name, latest_version=1)
     return TemplateVersion.objects.create(template=template, version=1, spec=spec, variables=declared)
+
+
+def template_update(
+    *, template: AdTemplate, name: str | None = None, archived: bool | None = None
+) -> AdTemplate:
+    """Rename, archive (hidden from lists, refused for new renders and campaigns; what was made with it
+    keeps it) or restore a template; what is not given stays."""
+    if name is not None:
+        name_check(name)
+        template.name = name
+    if archived is not None and archived != (template.archived_at is not None):
+        template.archived_at = timezone.now() if archived else None
+    template.save(update_fields=["name", "archived_at"])
+    return template
 
 
 @transaction.atomic

@@ -156,5 +156,9 @@ def run_tasks_inline(settings: Any) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _tasks_run_synchronously_when_embedded(settings: Any) -> None:
-    """Embedded mode's default background thread would race the assertions; tests run tasks in the caller."""
+    """Embedded mode's default background thread would race the assertions; tests run tasks in the caller.
+    Nor does the in-process beat run (core.periodic): tests that want it start a server process of their own.
+    Nor are requests throttled (tests poll fast with one key); the throttling tests switch it on."""
     settings.REELSMITH_EMBEDDED_WORKER = "sync"
+    settings.REELSMITH_EMBEDDED_PERIODIC = False
+    settings.REELSMITH_THROTTLE_RATE = "off"

@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 from core.auth import request_workspace
 from core.billing.selectors import billing_summary
 from core.billing.stripe_sync import billing_checkout_start, billing_portal_start
+from core.inputs import InputSerializer
+from core.models import Membership
 
 
 class BillingPlanOutputSerializer(serializers.Serializer):
@@ -69,13 +71,19 @@ def _operation_key(request: Request) -> str | None:
 
 
 class BillingApi(APIView):
+    # A signed-in person needs the owner role (owners manage billing); API keys act for the workspace.
+    read_role = write_role = Membership.Role.OWNER
+
     @extend_schema(responses=BillingOutputSerializer)
     def get(self, request: Request) -> Response:
         return Response(BillingOutputSerializer(billing_summary(workspace=request_workspace(request))).data)
 
 
 class BillingCheckoutApi(APIView):
-    class BillingCheckoutInputSerializer(serializers.Serializer):
+    # A signed-in person needs the owner role (owners manage billing); API keys act for the workspace.
+    read_role = write_role = Membership.Role.OWNER
+
+    class BillingCheckoutInputSerializer(InputSerializer):
         plan = serializers.CharField(max_length=50)
 
     @extend_schema(
@@ -95,6 +103,9 @@ class BillingCheckoutApi(APIView):
 
 
 class BillingPortalApi(APIView):
+    # A signed-in person needs the owner role (owners manage billing); API keys act for the workspace.
+    read_role = write_role = Membership.Role.OWNER
+
     @extend_schema(
         request=None, responses={200: BillingSessionOutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )

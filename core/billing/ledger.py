@@ -32,6 +32,14 @@ from core.errors import ApplicationError, PaymentRequiredError
 from core.models import Workspace
 
 INSUFFICIENT_CREDITS = "This request costs {cost} credits and the balance is {balance} credits."
+# One adjustment moves at most a billion credits: 100,000 times the largest plan's month (pro, 10,000), and
+# inside PostgreSQL's `integer` (CreditEntry.delta, at most 2^31-1), so no adjustment fails in the database.
+MAX_ADJUSTMENT = 10**9
+# No balance goes beyond a trillion credits either way, so no SUM of a ledger comes near the 64-bit limit
+# (an adjustment of 2^63-1 once made SQLite's SUM overflow and that workspace's billing answer 500).
+MAX_BALANCE = 10**12
+ADJUSTMENT_TOO_LARGE = f"An adjustment moves at most {MAX_ADJUSTMENT:,} credits either way."
+BALANCE_TOO_LARGE = f"A balance stays within {MAX_BALANCE:,} credits either way."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,11 +163,16 @@ def _settle(*, reference: str, cost: int | None) -> Reservation | None:
 
 
 def credits_grant(*, workspace: Workspace, amount: int, note: str, reference: str = "") -> CreditEntry:
-    """Support's adjustment (positive or negative), with who and why in `note`: an audit entry in the ledger."""
+    """Support's adjustment (positive or negative), with who and why in `note`: an audit entry in the ledger.
+    Bounded (`MAX_ADJUSTMENT`, `MAX_BALANCE`): 2^63-1 credits once made that workspace's billing answer 500."""
     if amount == 0:
         raise ApplicationError("The adjustment must not be zero.")
+    if abs(amount) > MAX_ADJUSTMENT:
+        raise ApplicationError(ADJUSTMENT_TOO_LARGE, fields={"amount": ADJUSTMENT_TOO_LARGE})
     with transaction.atomic():
         account = _account_locked(workspace)
+        if abs(ledger_balance(account=account) + amount) > MAX_BALANCE:
+            raise ApplicationError(BALANCE_TOO_LARGE, fields={"amount": BALANCE_TOO_LARGE})
         return CreditEntry.objects.create(
             account=account, kind=CreditEntry.Kind.ADJUSTMENT, delta=amount, note=note, reference=reference
         )

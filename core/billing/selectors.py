@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core.billing.models import BillingAccount, CreditEntry, Reservation
@@ -75,3 +76,26 @@ def billing_summary(*, workspace: Workspace) -> dict[str, Any]:
 def credit_entry_list(*, workspace: Workspace) -> QuerySet[CreditEntry]:
     """A workspace's ledger, newest first (empty before its billing account exists)."""
     return CreditEntry.objects.filter(account__workspace=workspace).order_by("-created_at", "-pk")
+
+
+def billing_usage_by_day(*, workspace: Workspace, start: datetime, end: datetime) -> list[tuple[date, int]]:
+    """Credits captured per day (UTC) from `start` to the earlier of `end` and today, every day listed (0 when
+    nothing was used): what `billing_summary`'s `used_this_period` adds up, one aggregate query."""
+    totals = dict(
+        Reservation.objects.filter(
+            account__workspace=workspace,
+            status=Reservation.Status.CAPTURED,
+            settled_at__gte=start,
+            settled_at__lt=end,
+        )
+        .annotate(day=TruncDate("settled_at", tzinfo=UTC))
+        .values("day")
+        .annotate(total=Sum("cost"))
+        .values_list("day", "total")
+    )
+    first, last = (
+        start.astimezone(UTC).date(),
+        min((end - timedelta(microseconds=1)).astimezone(UTC).date(), timezone.now().astimezone(UTC).date()),
+    )
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [(day, int(totals.get(day) or 0)) for day in days]

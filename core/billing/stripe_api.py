@@ -15,6 +15,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from core.parsers import json_parse
+
 # The API version this code was written and tested against (the one stripe-python 16.1 was generated for).
 # Pinned so a change of the account's default version in the Stripe dashboard never changes payload shapes.
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -110,7 +112,10 @@ def meter_event_create(
     )
 
 
-def webhook_event_construct(*, payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
-    """Verify a webhook's signature on the raw body and parse it. Raises SignatureVerificationError or ValueError."""
-    event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
-    return event.to_dict()
+def webhook_event_construct(*, payload: bytes, signature: str | None, secret: str) -> Any:
+    """Verify a webhook's signature on the raw body, then parse it as plain JSON under the API's limits
+    (`core.parsers.json_parse`: depth, 64-bit integers, no NUL). Raises SignatureVerificationError,
+    ValueError (a body that is not UTF-8), or ApplicationError (400) for a body no JSON value is made of.
+    The caller checks the value is an event (a signed `[1]` is valid JSON)."""
+    stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+    return json_parse(payload)

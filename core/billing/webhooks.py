@@ -23,11 +23,18 @@ from django.views.decorators.http import require_POST
 
 from core.billing import stripe_api, stripe_sync
 from core.billing.models import StripeEvent
+from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 BAD_SIGNATURE = "Invalid Stripe signature."
 BAD_PAYLOAD = "Invalid Stripe event payload."
+# What a signed body must be before anything is stored or applied (docs/reliability.md R17): Stripe's ids
+# are about 30 characters; these are the columns' own limits (StripeEvent.id 255, type 100), and object ids
+# leave room for the ledger's `invoice:<id>` reference (255).
+MAX_EVENT_ID = 255
+MAX_EVENT_TYPE = 100
+MAX_OBJECT_ID = 200
 NOT_CONFIGURED = "Stripe webhooks are not configured."
 
 
@@ -118,6 +125,23 @@ def stripe_event_process(*, event: dict[str, Any]) -> str:
     return outcome
 
 
+def _text_of(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def stripe_event_valid(event: Any) -> bool:
+    """An event as Stripe sends one: an object with an id and a type, and `data.object` an object with an id
+    (every Stripe object has one; the handlers read it). A signed `[1]` or `{}` is no event."""
+    if not isinstance(event, dict):
+        return False
+    if not _text_of(event.get("id"), MAX_EVENT_ID) or not _text_of(event.get("type"), MAX_EVENT_TYPE):
+        return False
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return False
+    return _text_of(data["object"].get("id"), MAX_OBJECT_ID)
+
+
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
@@ -131,9 +155,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         event = stripe_api.webhook_event_construct(payload=request.body, signature=signature, secret=secret)
     except stripe_api.SignatureVerificationError:
         return JsonResponse({"message": BAD_SIGNATURE}, status=400)
-    except ValueError:
+    except (ValueError, ApplicationError):
         return JsonResponse({"message": BAD_PAYLOAD}, status=400)
-    if not isinstance(event.get("id"), str):
+    if not stripe_event_valid(event):
         return JsonResponse({"message": BAD_PAYLOAD}, status=400)
     try:
         outcome = stripe_event_process(event=event)

@@ -1,26 +1,36 @@
-"""Ad templates: a gallery, a detail page with the version history, and the JSON spec editor (errors shown
-beside the path that caused them; nothing saved on error; saving makes a new version)."""
+"""Ad templates: a gallery with posters, a detail page with the version history and the preview (a still of
+every scene and format with sample values, free), "render a sample" (a real render, charged), archive and
+restore, and the JSON spec editor (errors shown beside the path that caused them; nothing saved on error;
+saving makes a new version)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from adspec.voices import scene_seconds_max
 from core.errors import ApplicationError
-from dashboard.access import DashboardRequest, member_view, paginate
-from dashboard.forms import TemplateCreateForm, TemplateVersionForm
+from core.selectors import brand_get_for_workspace, brand_list
+from dashboard.access import VIEWER, DashboardRequest, member_view, paginate
+from dashboard.forms import PreviewForm, TemplateCreateForm, TemplateVersionForm, errors_to_form
+from render.selectors import template_poster_urls
+from render.services import render_request
+from render.services.preview import preview_brand_get, preview_sample_values, template_preview
 from templates.models import AdTemplate, TemplateVersion
 from templates.selectors import (
     template_get_for_workspace,
     template_latest_versions,
     template_list,
+    template_usable_check,
     template_version_get,
     template_version_list,
 )
-from templates.services import template_create, template_version_create
+from templates.services import template_create, template_update, template_version_create
+from templates.spec import spec_formats
 
 # What a new template starts from: one scene a person can read and change (docs/template-spec.md).
 STARTER_SPEC: dict[str, Any] = {
@@ -59,18 +69,30 @@ def _summary(version: TemplateVersion) -> dict[str, Any]:
     formats = spec.get("formats") or [{"name": "main", **spec.get("format", {})}]
     return {
         "scenes": len(spec.get("scenes", [])),
-        "seconds": round(sum(float(s.get("duration", 0)) for s in spec.get("scenes", [])), 1),
+        # A spoken scene (`duration: "voice"`) counts at the longest its line can take.
+        "seconds": round(
+            sum(scene_seconds_max(s, spec.get("variables") or {}) for s in spec.get("scenes", [])), 1
+        ),
         "formats": [f"{f.get('width')}\N{MULTIPLICATION SIGN}{f.get('height')}" for f in formats],
         "variables": sorted(version.variables),
     }
 
 
+# Brands offered in the preview form: the newest ones (a workspace rarely has more).
+BRAND_CHOICES = 100
+
+
 @member_view()
 def templates(request: DashboardRequest) -> HttpResponse:
-    page = paginate(request, template_list(workspace=request.member.workspace))
+    archived = request.GET.get("archived") == "1"
+    page = paginate(request, template_list(workspace=request.member.workspace, archived=archived))
     latest = template_latest_versions(templates=list(page.object_list))
-    cards = [(t, _summary(latest[t.pk]) if t.pk in latest else None) for t in page.object_list]
-    return render(request, "dashboard/templates.html", {"page": page, "cards": cards})
+    posters = template_poster_urls(templates=list(page.object_list))
+    cards = [
+        (t, _summary(latest[t.pk]) if t.pk in latest else None, posters.get(t.pk)) for t in page.object_list
+    ]
+    context = {"page": page, "cards": cards, "archived": archived, "query": "archived=1" if archived else ""}
+    return render(request, "dashboard/templates.html", context)
 
 
 @member_view()
@@ -94,15 +116,145 @@ def template_new(request: DashboardRequest) -> HttpResponse:
     return render(request, "dashboard/template_edit.html", context, status=status)
 
 
+def _preview_form(request: DashboardRequest, latest: TemplateVersion, data: Any = None) -> PreviewForm:
+    brands = [(str(b.pk), b.name) for b in brand_list(workspace=request.member.workspace)[:BRAND_CHOICES]]
+    return PreviewForm(
+        data,
+        variables=latest.variables,
+        samples=preview_sample_values(template_version=latest),
+        formats=[f["name"] for f in spec_formats(latest.spec)],
+        brands=brands,
+    )
+
+
+def _template_page(
+    request: DashboardRequest,
+    template: AdTemplate,
+    *,
+    form: PreviewForm | None = None,
+    stills: list[Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    versions = paginate(request, template_version_list(template=template))
+    latest = template_version_get(template=template, version=None, field=None)
+    form = form or _preview_form(request, latest)
+    context = {
+        "template": template,
+        "versions": versions,
+        "latest": latest,
+        "summary": _summary(latest),
+        "preview_form": form,
+        "stills": stills,
+        # The stills load with the defaults as the page opens (htmx); the form's GET works without script.
+        "preview_query": "" if stills is not None or form.is_bound else "?auto=1",
+    }
+    return render(request, "dashboard/template.html", context, status=status)
+
+
 @member_view()
 def template(request: DashboardRequest, template_id: str) -> HttpResponse:
     template: AdTemplate = template_get_for_workspace(
         workspace=request.member.workspace, template_id=template_id
     )
-    versions = paginate(request, template_version_list(template=template))
+    return _template_page(request, template)
+
+
+def _preview(request: DashboardRequest, template: AdTemplate, form: PreviewForm) -> list[Any] | None:
+    """The stills for the form's values, or None with the problems put on the form."""
+    if not form.is_valid():
+        return None
+    workspace = request.member.workspace
+    try:
+        preview = template_preview(
+            template_version=template_version_get(template=template, version=None, field=None),
+            brand=brand_get_for_workspace(workspace=workspace, brand_id=form.cleaned_data["brand"]),
+            values=form.values(),
+            format_name=form.cleaned_data["format"] or None,
+        )
+    except ApplicationError as exc:
+        errors_to_form(form, exc, {path: f"value_{path.removeprefix('values.')}" for path in exc.fields})
+        return None
+    return preview.stills
+
+
+@member_view(write=VIEWER)
+def template_preview_view(request: DashboardRequest, template_id: str) -> HttpResponse:
+    """The stills (a read: free, changes nothing but a cache, so viewers may POST the form too), as the page's
+    part (htmx) or the whole page. GET with `auto` (the page opening): the defaults and the newest brand."""
+    template = template_get_for_workspace(workspace=request.member.workspace, template_id=template_id)
     latest = template_version_get(template=template, version=None, field=None)
-    context = {"template": template, "versions": versions, "latest": latest, "summary": _summary(latest)}
-    return render(request, "dashboard/template.html", context)
+    data = request.POST if request.method == "POST" else (None if "auto" in request.GET else request.GET)
+    form = _preview_form(request, latest, data)
+    if data is None:  # opened with the page: the pre-filled defaults and the newest brand
+        form = _preview_form(request, latest, {**form.initial, "brand": _first_choice(form)})
+    stills = _preview(request, template, form)
+    status = 400 if form.errors else 200
+    if request.headers.get("HX-Request"):
+        context = {"template": template, "preview_form": form, "stills": stills}
+        return render(request, "dashboard/_template_preview.html", context, status=status)
+    return _template_page(request, template, form=form, stills=stills, status=status)
+
+
+def _first_choice(form: PreviewForm) -> str:
+    choices = list(form.fields["brand"].choices)  # type: ignore[attr-defined]  # a ChoiceField
+    return str(choices[0][0]) if choices else ""
+
+
+@member_view()
+def template_poster(request: DashboardRequest, template_id: str) -> HttpResponse:
+    """A gallery card's picture for a template never rendered: the still of its first scene (cached)."""
+    workspace = request.member.workspace
+    template = template_get_for_workspace(workspace=workspace, template_id=template_id)
+    latest = template_version_get(template=template, version=None, field=None)
+    try:
+        preview = template_preview(
+            template_version=latest,
+            brand=preview_brand_get(workspace=workspace),
+            format_name=spec_formats(latest.spec)[0]["name"],
+        )
+    except ApplicationError:
+        raise Http404() from None  # no brand yet: the card shows its text alone
+    response = HttpResponseRedirect(preview.stills[0].url)
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_POST
+@member_view()
+def template_sample(request: DashboardRequest, template_id: str) -> HttpResponse:
+    """A real render of the latest version with the preview form's values (charged as one)."""
+    workspace = request.member.workspace
+    template = template_get_for_workspace(workspace=workspace, template_id=template_id)
+    latest = template_version_get(template=template, version=None, field=None)
+    form = _preview_form(request, latest, request.POST)
+    if not form.is_valid():
+        return _template_page(request, template, form=form, status=400)
+    try:
+        template_usable_check(template=template)
+        item, _ = render_request(
+            workspace=workspace,
+            template_version=latest,
+            brand=brand_get_for_workspace(workspace=workspace, brand_id=form.cleaned_data["brand"]),
+            variables=form.values(),
+        )
+    except ApplicationError as exc:
+        errors_to_form(form, exc, {path: f"value_{path.removeprefix('variables.')}" for path in exc.fields})
+        return _template_page(request, template, form=form, status=400)
+    messages.success(request, "Sample render requested: it is charged as one render.")
+    return redirect("dashboard:render", render_id=item.pk)
+
+
+@require_POST
+@member_view()
+def template_archive(request: DashboardRequest, template_id: str) -> HttpResponse:
+    template = template_get_for_workspace(workspace=request.member.workspace, template_id=template_id)
+    archive = request.POST.get("archived") == "1"
+    template_update(template=template, archived=archive)
+    if archive:
+        messages.success(request, f"Template {template.name!r} archived: renders made with it keep it.")
+    else:
+        messages.success(request, f"Template {template.name!r} restored.")
+    return redirect("dashboard:template", template_id=template.pk)
 
 
 @member_view()

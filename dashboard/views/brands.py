@@ -8,12 +8,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns.services import brand_delete
 from core.apis import read_upload
 from core.errors import ApplicationError
 from core.models import Brand, BrandAsset
-from core.selectors import brand_get_for_workspace, brand_list
-from core.services import brand_asset_upload, brand_create, brand_update
+from core.selectors import brand_asset_get, brand_get_for_workspace, brand_list
+from core.services import brand_asset_delete, brand_asset_upload, brand_create, brand_delete, brand_update
 from core.storage import get_storage
 from dashboard.access import DashboardRequest, member_view, paginate
 from dashboard.forms import BRAND_ERROR_ALIASES, AssetUploadForm, BrandForm, errors_to_form
@@ -113,3 +112,13 @@ def brand_remove(request: DashboardRequest, brand_id: str) -> HttpResponse:
         return redirect("dashboard:brand", brand_id=brand.pk)
     messages.success(request, f"Brand {brand.name!r} deleted.")
     return redirect("dashboard:brands")
+
+
+@require_POST
+@member_view()
+def brand_asset_remove(request: DashboardRequest, brand_id: str, asset_id: str) -> HttpResponse:
+    brand = brand_get_for_workspace(workspace=request.member.workspace, brand_id=brand_id)
+    asset = brand_asset_get(brand=brand, asset_id=asset_id)
+    brand_asset_delete(asset=asset)
+    messages.success(request, f"{asset.kind.capitalize()} {asset.original_name!r} removed.")
+    return redirect("dashboard:brand", brand_id=brand.pk)

@@ -4,21 +4,35 @@ approve or request changes, launch, live progress (htmx polling, no reload), res
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, services
+from campaigns import recipients, selectors, services
+from campaigns.csv_import import (
+    IGNORE,
+    UNKNOWN_COLUMN,
+    csv_layout,
+    csv_mapping_guess,
+    csv_rejected_rows,
+    csv_targets,
+    csv_upload_discard,
+    csv_upload_open,
+    csv_upload_stash,
+)
 from campaigns.models import Campaign
 from core.errors import ApplicationError, NotFoundError
 from core.selectors import brand_get_for_workspace, brand_list
 from dashboard.access import DashboardRequest, member_view, paginate
+from dashboard.cron_words import schedule_in_words
 from dashboard.forms import (
     CAMPAIGN_ERROR_ALIASES,
     CampaignCreateForm,
+    RecipientsMappingForm,
     RecipientsUploadForm,
     RequestChangesForm,
     SamplesForm,
@@ -26,7 +40,12 @@ from dashboard.forms import (
 )
 from render.models import RenderStatus
 from render.selectors import render_list, render_urls
-from templates.selectors import template_get_for_workspace, template_list, template_version_get
+from templates.selectors import (
+    template_get_for_workspace,
+    template_list,
+    template_usable_check,
+    template_version_get,
+)
 
 Status = Campaign.Status
 # The page polls its live part while renders are on their way, and stops once a person has to act.
@@ -62,6 +81,7 @@ def campaign_new(request: DashboardRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             template = template_get_for_workspace(workspace=workspace, template_id=data["template"])
+            template_usable_check(template=template)
             campaign = services.campaign_create(
                 workspace=workspace,
                 name=data["name"],
@@ -109,7 +129,8 @@ def _campaign_page(
     campaign: Campaign,
     *,
     upload: RecipientsUploadForm | None = None,
-    report: services.ImportReport | None = None,
+    report: recipients.ImportReport | None = None,
+    mapping: RecipientsMappingForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
@@ -125,11 +146,25 @@ def _campaign_page(
         for path, msgs in item["fields"].items()
         for message in msgs
     ]
+    rejected_csv = ""
+    if report and report.rejected and report.columns:
+        # The rejected rows to fix and upload again, as a link holding the file itself (no server state);
+        # the BOM makes spreadsheet programs read it as UTF-8.
+        text = "\ufeff" + csv_rejected_rows(header=report.columns, rejected=report.rejected)
+        rejected_csv = "data:text/csv;charset=utf-8," + quote(text)
+    schedule = ""
+    if campaign.schedule_cron:
+        schedule = schedule_in_words(
+            cron=campaign.schedule_cron, timezone=campaign.schedule_timezone, now=timezone.now()
+        )
     context = {
         **_live_context(request, campaign),
         "upload": upload or RecipientsUploadForm(),
+        "mapping": mapping,
         "report": report,
         "rejected": rejected,
+        "rejected_csv": rejected_csv,
+        "schedule": schedule,
         "page": page,
         "results": results,
         "search": search,
@@ -150,20 +185,78 @@ def campaign_live(request: DashboardRequest, campaign_id: str) -> HttpResponse:
     return render(request, "dashboard/_campaign_live.html", _live_context(request, item))
 
 
+def _mapping_form(
+    campaign: Campaign, token: str, header: list[str], samples: list[list[str]], data: Any = None
+) -> RecipientsMappingForm:
+    declared = campaign.template_version.variables
+    guess = csv_mapping_guess(header, declared)
+    form = RecipientsMappingForm(
+        data,
+        header=header,
+        targets=csv_targets(declared),
+        samples=samples,
+        initial={
+            "upload": token,
+            **{f"column_{i}": guess.get(name) or IGNORE for i, name in enumerate(header)},
+        },
+    )
+    form.unknown = {
+        f"column_{i}": UNKNOWN_COLUMN.format(columns=", ".join(sorted(csv_targets(declared))))
+        for i, name in enumerate(header)
+        if guess.get(name) is None
+    }
+    return form
+
+
 @require_POST
 @member_view()
 def campaign_recipients(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    """Step 1: the file. Columns that all name their targets exactly are imported at once; otherwise the
+    upload waits in storage and the column-mapping step is shown (400 when a column matched nothing)."""
     item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
     upload = RecipientsUploadForm(request.POST, request.FILES)
     if not upload.is_valid():
         return _campaign_page(request, item, upload=upload, status=400)
     file = upload.cleaned_data["file"]
-    file.seek(0)
     try:
-        report = services.recipients_import(campaign=item, file=file.file)
+        layout = csv_layout(file.file)
+        guess = csv_mapping_guess(layout.header, item.template_version.variables)
+        if all(guess.get(name) == name for name in layout.header):
+            report = recipients.recipients_import(campaign=item, file=file.file)
+            item.refresh_from_db()
+            return _campaign_page(request, item, report=report)
+        token = csv_upload_stash(campaign=item, file=file.file)
     except ApplicationError as exc:
         errors_to_form(upload, exc, dict.fromkeys(exc.fields, "file"))
         return _campaign_page(request, item, upload=upload, status=400)
+    mapping = _mapping_form(item, token, layout.header, layout.samples)
+    return _campaign_page(request, item, mapping=mapping, status=400 if mapping.unknown else 200)
+
+
+@require_POST
+@member_view()
+def campaign_recipients_map(request: DashboardRequest, campaign_id: str) -> HttpResponse:
+    """Step 2: the person's mapping, then the import of the stashed upload and its per-row report."""
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    token = request.POST.get("upload", "")
+    try:
+        with csv_upload_open(campaign=item, token=token) as file:
+            layout = csv_layout(file)
+            form = _mapping_form(item, token, layout.header, layout.samples, request.POST)
+            if not form.is_valid():
+                return _campaign_page(request, item, mapping=form, status=400)
+            try:
+                report = recipients.recipients_import(
+                    campaign=item, file=file, mapping=form.mapping(layout.header)
+                )
+            except ApplicationError as exc:
+                names = {name: f"column_{i}" for i, name in enumerate(layout.header)}
+                errors_to_form(form, exc, {p: names.get(p.split(".", 1)[-1], p) for p in exc.fields})
+                return _campaign_page(request, item, mapping=form, status=400)
+    except ApplicationError as exc:  # the upload is gone (or was never ours): start again
+        messages.error(request, exc.message)
+        return _campaign_page(request, item, status=400)
+    csv_upload_discard(campaign=item, token=token)
     item.refresh_from_db()
     return _campaign_page(request, item, report=report)
 

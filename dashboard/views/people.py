@@ -11,10 +11,9 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.selectors import member_get_for_workspace, member_list, membership_for_user
-from core.services import member_invite, member_remove, member_role_change
+from core.services import member_invite, member_password_set_path, member_remove, member_role_change
 from dashboard.access import OWNER, WORKSPACE_SESSION_KEY, DashboardRequest, member_view, paginate
 from dashboard.forms import EmailAuthenticationForm, MemberInviteForm, MemberRoleForm, errors_to_form
-from dashboard.links import password_set_path
 
 login = auth_views.LoginView.as_view(
     template_name="dashboard/login.html",
@@ -74,7 +73,7 @@ def members(request: DashboardRequest) -> HttpResponse:
         except ApplicationError as exc:
             errors_to_form(form, exc)
         else:
-            link = request.build_absolute_uri(password_set_path(user=member.user))
+            link = request.build_absolute_uri(member_password_set_path(member=member))
             invited = {"email": str(member.user.get_username()), "link": link}
             return _members_page(request, MemberInviteForm(), invited)
     return _members_page(request, form)

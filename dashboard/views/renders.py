@@ -1,4 +1,5 @@
-"""Renders: a filtered, paginated list and a detail page (player, every output, provenance, error, cancel)."""
+"""Renders: a filtered, paginated list and a detail page (player, every output, provenance with the C2PA
+status, time per stage, error, cancel; the page's live part polls while the render runs)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from core.errors import ApplicationError
 from dashboard.access import DashboardRequest, member_view, paginate
 from dashboard.forms import RenderFilterForm
 from render.selectors import (
+    render_c2pa_status,
     render_generations,
     render_get_for_workspace,
     render_list,
     render_output_urls,
+    render_stage_times,
     render_urls,
 )
 from render.services import render_cancel
@@ -49,12 +52,15 @@ def renders(request: DashboardRequest) -> HttpResponse:
 @member_view()
 def render_detail(request: DashboardRequest, render_id: str) -> HttpResponse:
     item = render_get_for_workspace(workspace=request.member.workspace, render_id=render_id)
+    generations = list(render_generations(render=item))
     context = {
         "render": item,
         "urls": render_urls(item),
         "outputs": render_output_urls(item),
         "template": item.template_version.template,
-        "generations": render_generations(render=item),
+        "generations": generations,
+        "stages": render_stage_times(render=item, links=generations),
+        "c2pa": render_c2pa_status(render=item),
     }
     return render(request, "dashboard/render.html", context)
 

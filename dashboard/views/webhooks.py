@@ -1,4 +1,5 @@
-"""Webhook endpoints: list, add, enable/disable, delete, and each one's delivery log with replay."""
+"""Webhook endpoints: list, add, enable/disable, delete, rotate the signing secret, send a test event, and each
+one's delivery log with replay."""
 
 from __future__ import annotations
 
@@ -73,4 +74,30 @@ def webhook_replay(request: DashboardRequest, endpoint_id: str, delivery_id: str
     delivery = webhook_delivery_get(endpoint=endpoint, delivery_id=delivery_id)
     webhook_services.webhook_delivery_replay(delivery=delivery)
     messages.success(request, f"Delivery {delivery.message_id} queued again.")
+    return redirect("dashboard:webhook", endpoint_id=endpoint.pk)
+
+
+@require_POST
+@member_view()
+def webhook_rotate(request: DashboardRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = webhook_endpoint_get_for_workspace(workspace=request.member.workspace, endpoint_id=endpoint_id)
+    webhook_services.webhook_endpoint_rotate_secret(endpoint=endpoint)
+    messages.success(
+        request,
+        "New signing secret made: every delivery from now on is signed with it. Update your receiver.",
+    )
+    return redirect("dashboard:webhook", endpoint_id=endpoint.pk)
+
+
+@require_POST
+@member_view()
+def webhook_test(request: DashboardRequest, endpoint_id: str) -> HttpResponse:
+    endpoint = webhook_endpoint_get_for_workspace(workspace=request.member.workspace, endpoint_id=endpoint_id)
+    try:
+        delivery = webhook_services.webhook_endpoint_test(endpoint=endpoint)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        delivery.refresh_from_db()
+        messages.success(request, f"Test event sent ({delivery.message_id}): {delivery.status}.")
     return redirect("dashboard:webhook", endpoint_id=endpoint.pk)

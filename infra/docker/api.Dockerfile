@@ -6,32 +6,26 @@
 # The context is filtered by api.Dockerfile.dockerignore (BuildKit reads <Dockerfile>.dockerignore).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG TORCH_VERSION=2.13.0
 
 # ---------------------------------------------------------------------------------------------------------
 # build: a virtualenv with every runtime dependency; nothing of the toolchain reaches the final image.
 FROM ${PYTHON_IMAGE} AS build
-ARG TORCH_VERSION
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 
-# 1. torch first, from the CPU wheel index (PyPI's Linux wheel is the multi-GB CUDA build). The constraint
-#    file keeps step 2 from replacing it with another build.
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu \
- && echo "torch==${TORCH_VERSION}+cpu" > /opt/torch-constraint.txt
-
-# 2. The dependencies declared in pyproject.toml ([project].dependencies, no dev extras). Only
-#    pyproject.toml is copied here, so this layer is rebuilt when the dependencies change, not on every
-#    source edit. This is `pip install .` minus the project itself, which runs from /app (see below).
+# The dependencies declared in pyproject.toml ([project].dependencies, no extras): no torch, no diffusers.
+# The engine is the `gpu` extra, installed in the GPU worker's image alone; nothing the API imports needs it
+# (tests/core/test_torch_free.py), and the image is ~1 GB lighter without it. Only pyproject.toml is copied
+# here, so this layer is rebuilt when the dependencies change, not on every source edit. This is
+# `pip install .` minus the project itself, which runs from /app (see below).
 COPY pyproject.toml /tmp/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
- && pip install -c /opt/torch-constraint.txt -r /tmp/requirements.txt \
- && python -c "import torch, sys; v = torch.__version__; sys.exit(0 if v == '${TORCH_VERSION}+cpu' else 'unexpected torch ' + v)"
+ && pip install -r /tmp/requirements.txt \
+ && python -c "import importlib.util, sys; sys.exit('torch must not be in this image' if importlib.util.find_spec('torch') else 0)"
 
 # ---------------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -65,8 +59,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HOME=/tmp/huggingface \
     HF_HUB_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
-    REELSMITH_DEVICE=cpu
+    REELSMITH_DEVICE=cpu \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
+# PROMETHEUS_MULTIPROC_DIR: gunicorn's workers each count their HTTP requests there and /metrics sums them
+# (core/metrics.py); /tmp is the container's own (an emptyDir in Kubernetes).
 # Static files (the admin's styles), hashed and compressed, served by WhiteNoise (core/settings.py). Collected
 # into the image, outside /app/var: that is an emptyDir in Kubernetes and would hide them. Needs no database:
 # with DATABASE_URL unset the settings load in embedded mode.

@@ -9,28 +9,22 @@
 # tests use), so no distribution ffmpeg is installed: one ffmpeg, one set of filters, everywhere.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG TORCH_VERSION=2.13.0
 
 # ---------------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
-ARG TORCH_VERSION
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 
-# 1. torch first, from the CPU wheel index; pinned against replacement in step 2.
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu \
- && echo "torch==${TORCH_VERSION}+cpu" > /opt/torch-constraint.txt
-
-# 2. pyproject.toml's [project].dependencies (the project itself runs from /app).
+# pyproject.toml's [project].dependencies (the project itself runs from /app), without the engine's `gpu`
+# extra: planning, composing and uploading import no torch (tests/core/test_torch_free.py).
 COPY pyproject.toml /tmp/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
- && pip install -c /opt/torch-constraint.txt -r /tmp/requirements.txt \
- && python -c "import torch, sys; v = torch.__version__; sys.exit(0 if v == '${TORCH_VERSION}+cpu' else 'unexpected torch ' + v)" \
+ && pip install -r /tmp/requirements.txt \
+ && python -c "import importlib.util, sys; sys.exit('torch must not be in this image' if importlib.util.find_spec('torch') else 0)" \
  && python -c "import imageio_ffmpeg, os, sys; exe = imageio_ffmpeg.get_ffmpeg_exe(); sys.exit(0 if os.access(exe, os.X_OK) else 'ffmpeg not executable: ' + exe)"
 
 # ---------------------------------------------------------------------------------------------------------

@@ -47,10 +47,10 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     pip install "torch==${TORCH_VERSION}+${TORCH_CUDA}" --index-url "https://download.pytorch.org/whl/${TORCH_CUDA}" \
  && echo "torch==${TORCH_VERSION}+${TORCH_CUDA}" > /opt/torch-constraint.txt
 
-# 2. pyproject.toml's [project].dependencies (the project itself runs from /app).
+# 2. pyproject.toml's [project].dependencies and the engine's `gpu` extra (the project itself runs from /app).
 COPY pyproject.toml /tmp/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
+    python -c "import tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['gpu']))" \
         > /tmp/requirements.txt \
  && pip install -c /opt/torch-constraint.txt -r /tmp/requirements.txt \
  && python -c "import torch, sys; v = torch.__version__; sys.exit(0 if v == '${TORCH_VERSION}+${TORCH_CUDA}' and torch.version.cuda else 'unexpected torch ' + v)"

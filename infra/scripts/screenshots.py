@@ -4,8 +4,9 @@
 
 In a throwaway var folder: migrates, renders the demo campaign (`manage.py demo`, the README's first
 command), adds an owner with `manage.py create_member`, starts `manage.py runserver` (embedded mode), then
-drives Debian's Chromium: sets the password through the one-time link, signs in, adds a brand logo, a
-webhook endpoint and an API key through the pages themselves, and saves each page at 1440 and 375 px wide.
+drives Debian's Chromium: sets the password through the one-time link, signs in, adds a brand picture, a
+scheduled campaign with a CSV that needs its columns mapped, a webhook endpoint (and a test event), a CRM
+integration and an API key through the pages themselves, and saves each page at 1440 and 375 px wide.
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ EMAIL = "demo@example.com"
 PASSWORD = "screenshots-only-pass-1"  # noqa: S105  (a throwaway database, deleted afterwards)
 # Full pages, but no poster taller than this (px): a long list is shown by its first screens.
 MAX_HEIGHT = 2600
+# A spreadsheet's export as people make them: `;`, Windows-1252, headers in words, one extra column.
+CSV = (
+    "First Name;Company;E-mail;Notes\n"
+    "Zoë;Acme Bakery;zoe@example.com;met at the fair\n"
+    ";Nameless Ltd;nobody@example.com;\n"
+    "Malik;Café Olé;not-an-email;\n"
+    "Ines;Ines & Co;ines@example.com;VIP\n"
+)
+STILLS_LOADED = (
+    "() => { const s = [...document.querySelectorAll('#stills img')];"
+    " return s.length > 0 && s.every(i => i.complete && i.naturalWidth > 0); }"
+)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -111,11 +124,26 @@ def tour(page: Page, base: str, link: str, out: Path, work: Path) -> None:
     page.locator("tbody tr a").first.click()
     save(page, out, "campaign")
     page.goto(f"{base}/campaigns/new/")
+    page.get_by_label("Name").fill("Spring follow-up")
+    page.get_by_label("Schedule (cron)").fill("0 9 * * 1-5")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
     save(page, out, "campaign-new")
+    page.get_by_role("button", name="Create campaign").click()
+    csv_path = work / "spring.csv"
+    csv_path.write_text(CSV, encoding="cp1252")
+    page.get_by_label("Recipients CSV").set_input_files(csv_path)
+    page.get_by_role("button", name="Upload recipients").click()
+    page.locator("#column-mapping").wait_for()
+    save(page, out, "campaign-mapping")
+    page.get_by_label("Read Notes as").select_option(label="Keep as a recipient field")
+    page.get_by_role("button", name="Import recipients").click()
+    page.locator("#import-report").wait_for()
+    save(page, out, "campaign-import")
 
     nav.get_by_role("link", name="Templates").click()
     save(page, out, "templates")
     page.locator(".card a").first.click()
+    page.wait_for_function(STILLS_LOADED)
     save(page, out, "template")
     page.get_by_role("link", name="Edit spec").click()
     spec = json.loads(page.get_by_label("Spec (JSON)").input_value())
@@ -146,9 +174,17 @@ def tour(page: Page, base: str, link: str, out: Path, work: Path) -> None:
     page.get_by_label("Render Succeeded").check()
     page.get_by_label("Campaign Completed").check()
     page.get_by_role("button", name="Add endpoint").click()
+    page.get_by_role("button", name="Send a test event").click()
     save(page, out, "webhook")
     nav.get_by_role("link", name="Webhooks").click()
     save(page, out, "webhooks")
+
+    nav.get_by_role("link", name="Integrations").click()
+    page.get_by_label("CRM").select_option("hubspot")
+    page.get_by_label("Name", exact=True).fill("Trade-fair leads")
+    page.get_by_label("Field map").fill("firstname = first_name\ncompany = company")
+    page.get_by_role("button", name="Add integration").click()
+    save(page, out, "integrations")
 
     nav.get_by_role("link", name="API keys").click()
     page.get_by_label("Key name").fill("crm-sync")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from render.compose.ffmpeg import ComposeError, filter_spec, input_args, run_ffmpeg_into
 from render.compose.plan import VideoInfo
-from render.compose.probe import CLIP_INPUTS, check_media_input, probe
+from render.compose.probe import CLIP_INPUTS, UPLOADED_VIDEO_INPUTS, check_media_input, probe
 
 # x264's CRF 17: "visually lossless or nearly so" (https://trac.ffmpeg.org/wiki/Encode/H.264). The clip is
 # an intermediate that the compositor scales up and encodes again, so it is kept a notch above 18.
@@ -81,4 +81,50 @@ def encode_clip(frames: Sequence[Image.Image], *, fps: int, out_path: Path, work
 
     # 4. The file must read back as the clip input the compositor accepts
     check_media_input(out_path, allowed_formats=CLIP_INPUTS)
+    return probe(out_path)
+
+
+# Brand footage is transcoded to at most 1920 px on its longer side (the largest side an ad is usually made
+# at; bigger frames only cost decode time) and to 30 fps (the outputs' usual rate).
+BRAND_CLIP_MAX_SIDE = 1920
+BRAND_CLIP_FPS = 30
+# 60 s to start plus 2 s per second of footage (at most 60 s of it, core.assets): 1080p H.264 `medium` runs
+# at about real time on one core of this machine.
+BRAND_CLIP_TIMEOUT_PER_S = 2.0
+
+
+def transcode_clip(src: Path, *, out_path: Path, duration: float) -> VideoInfo:
+    """Uploaded footage (MP4/MOV/WebM) as the compositor's clip intermediate: H.264 MP4, BT.709 limited
+    range, yuv420p, even sides at most BRAND_CLIP_MAX_SIDE, BRAND_CLIP_FPS, no audio, exactly
+    as generated clips are stored, so it is read back through CLIP_INPUTS like one. Raises ComposeError."""
+    media = check_media_input(src, allowed_formats=UPLOADED_VIDEO_INPUTS)
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    side = BRAND_CLIP_MAX_SIDE
+    args = [
+        *input_args(src, options=["-f", media.demuxer]),
+        "-map", "0:v:0",
+        "-an",
+        "-vf", ",".join([
+            # Fit inside side x side keeping the aspect, even sides.
+            filter_spec("scale", w=f"trunc(iw*min(1,{side}/max(iw,ih))/2)*2", h="-2",
+                        out_color_matrix="bt709", out_range="tv", flags="lanczos"),
+            # One rate for every footage: the compositor resamples clips to the output's rate anyway.
+            filter_spec("fps", fps=BRAND_CLIP_FPS),
+            filter_spec("format", pix_fmts="yuv420p"),
+        ]),
+        "-c:v", "libx264",
+        "-preset", CLIP_PRESET,
+        "-crf", str(CLIP_CRF),
+        "-pix_fmt", "yuv420p",
+        "-colorspace", "bt709",
+        "-color_primaries", "bt709",
+        "-color_trc", "bt709",
+        "-color_range", "tv",
+        "-map_metadata", "-1",
+        "-movflags", "+faststart",
+        "-f", "mp4",
+        str(partial),
+    ]  # fmt: skip
+    timeout = CLIP_TIMEOUT_BASE_S + BRAND_CLIP_TIMEOUT_PER_S * max(duration, 1.0)
+    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
     return probe(out_path)

@@ -1,7 +1,8 @@
 """Turning a CompositionPlan into an H.264 MP4 (and a JPEG thumbnail) with one ffmpeg run.
 
-The entry points: `compose_video` (the whole plan, or a window of it: a segment), `make_thumbnail`, and
-`render_background` (a moving background alone, for `segments.py` to reuse). Each step is its own module:
+The entry points: `compose_video` (the whole plan, or a window of it: a segment), `make_thumbnail`,
+`render_background` (a moving background alone, for `segments.py` to reuse) and `render_still` (one scene's
+middle frame as a PNG: a template's preview). Each step is its own module:
 
     validate.py   the plan and every input file checked, before anything reaches ffmpeg
     timing.py     which frames each scene owns, and the extra frames under the fades at its cuts
@@ -17,17 +18,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from render.compose.audio import add_audio
+from render.compose.audio import add_soundtrack
 from render.compose.encode import TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S, EncodeSettings, metadata_args
 from render.compose.ffmpeg import ComposeError, filter_spec, input_args, run_ffmpeg_into
 from render.compose.graph import FilterGraph
+from render.compose.outputs import Taps, add_taps, taps_commit, taps_discard
 from render.compose.plan import CompositionPlan, VideoInfo
 from render.compose.probe import MediaInput, probe
-from render.compose.scenes import add_background, add_window
+from render.compose.scenes import add_background, add_scene, add_window
 from render.compose.timing import WindowPart, scene_timings
 from render.compose.validate import check_plan, check_plan_inputs
 
 THUMBNAIL_TIMEOUT_S = 60.0
+# One frame of one scene: well under a second on 2 cores; the bound only stops a runaway run.
+STILL_TIMEOUT_S = 60.0
 
 
 def compose_video(
@@ -41,13 +45,15 @@ def compose_video(
     window: tuple[int, int] | None = None,
     inputs: dict[Path, MediaInput] | None = None,
     backgrounds: dict[int, Path] | None = None,
+    taps: Taps | None = None,
 ) -> VideoInfo:
     """Render `plan` to `out_path` (written whole or not at all) and return what the file is.
 
     `window` = (first, end) output frames: only that part, video only (a segment, see
     `segments.compose_segmented`, which passes the `inputs` it probed for the window, and in
     `backgrounds` the scenes whose moving background it already holds rendered, see
-    `render_background`).
+    `render_background`). `taps`: the poster and GIF frames this run renders, written beside the video
+    by the same run (`outputs.add_taps`); each file is written whole, after the video, or not at all.
 
     `workdir` receives the text files drawtext reads; the caller owns and removes it. `settings`,
     when given, replaces the defaults `preset` is part of. Raises PlanError for a plan that cannot
@@ -70,11 +76,18 @@ def compose_video(
         inputs=inputs,
         window=window,
         backgrounds=backgrounds,
+        taps=taps,
     )
 
-    # 3. Run it, then move the finished file into place so no reader sees half a video
+    # 3. Run it, then move the finished files into place so no reader sees half a video
     timeout = timeout_s if timeout_s is not None else TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * plan.duration
-    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
+    try:
+        run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
+        if taps is not None:
+            taps_commit(taps)
+    finally:
+        if taps is not None:
+            taps_discard(taps)
     return probe(out_path)
 
 
@@ -128,6 +141,41 @@ def render_background(
     run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout_s)
 
 
+def render_still(
+    plan: CompositionPlan,
+    index: int,
+    out_path: Path,
+    *,
+    workdir: Path,
+    inputs: dict[Path, MediaInput],
+    timeout_s: float = STILL_TIMEOUT_S,
+) -> None:
+    """Scene `index`'s middle frame as a PNG: the scene's own graph (background, motion, layers, animations)
+    drawn for that one frame, the frame the full render shows there (no fade reaches a scene's middle:
+    `check_plan` keeps a cut's fade inside its scenes' halves). `inputs`: `check_plan_inputs(plan)`, probed
+    once for every scene of the plan."""
+    graph = FilterGraph(inputs)
+    timing = scene_timings(plan)[index]
+    label = add_scene(
+        graph, plan, index, timing, skip=timing.lead_in + timing.frames // 2, count=1, workdir=workdir
+    )
+    # The graph's limited-range BT.709 back to full-range RGB, as a player shows it.
+    rgb = graph.add(
+        [label],
+        [
+            filter_spec("scale", in_color_matrix="bt709", in_range="tv"),
+            filter_spec("format", pix_fmts="rgb24"),
+        ],
+        "still",
+    )
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    args = [
+        *graph.args(), "-map", f"[{rgb}]", "-frames:v", "1", "-c:v", "png", "-update", "1", "-f", "image2",
+        str(partial),
+    ]  # fmt: skip
+    run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout_s)
+
+
 def compose_args(
     plan: CompositionPlan,
     output: Path,
@@ -137,12 +185,15 @@ def compose_args(
     inputs: dict[Path, MediaInput],
     window: tuple[int, int] | None = None,
     backgrounds: dict[int, Path] | None = None,
+    taps: Taps | None = None,
 ) -> list[str]:
     """The ffmpeg arguments rendering `plan` to `output`; writes the text files into `workdir`.
 
     `window` = (first, end) output frames renders only that part of the timeline, without audio or
     metadata: a segment, joined to the others by `compose_segmented`. Every frame of a window is the
     frame the full render has at that position (same builders, motion and fades offset by the window).
+    `taps` that fall in the window become extra outputs after the video, split off before the encoder,
+    so the encoded frames are the same with or without them.
     """
     graph = FilterGraph(inputs)
     timings = scene_timings(plan)
@@ -151,11 +202,12 @@ def compose_args(
 
     # 1-2. The scenes the window touches, each cut to its part, joined by their transitions
     video = add_window(graph, plan, timings, first, end, workdir=workdir, backgrounds=backgrounds or {})
+    video, tap_outputs = add_taps(graph, video, (taps or Taps()).within(first, end), first=first)
 
     # 3. Music, looped or cut to exactly the video's length (segments carry none)
     audio = None
-    if plan.audio is not None and window is None:
-        audio = add_audio(graph, plan.audio, total_frames, plan.fps, settings)
+    if (plan.audio is not None or plan.voices) and window is None:
+        audio = add_soundtrack(graph, plan, total_frames, settings)
 
     # 4. Encoders, metadata (ours only: nothing copied from inputs), container
     return [
@@ -171,4 +223,5 @@ def compose_args(
         "-movflags", "+faststart+use_metadata_tags",
         "-f", "mp4",
         str(output),
+        *tap_outputs,
     ]  # fmt: skip

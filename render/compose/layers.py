@@ -180,17 +180,32 @@ def add_image(graph: FilterGraph, label: str, layer: ImageLayer, box: PixelBox) 
     if placement is None:
         return label
     width, height, x, y = placement
+    crop: list[str] = []
+    if layer.fit == "cover":  # fill the (even-edged) box, cropping the overflow about the centre
+        width, height, x, y, crop = _cover(media.width, media.height, box)
     logo = graph.add(
         [graph.add_input(layer.path, "v")],
         [
             filter_spec(
                 "scale", w=width, h=height, flags="lanczos", out_color_matrix="bt709", out_range="tv"
             ),
+            *crop,
             filter_spec("format", pix_fmts="yuva420p"),
         ],
         "logo",
     )
     return graph.add([label, logo], [filter_spec("overlay", x=x, y=y, format="yuv420")], "layer")
+
+
+def _cover(src_w: int, src_h: int, box: PixelBox) -> tuple[int, int, int, int, list[str]]:
+    """Scale size, position and crop filter of an image covering `box` (shrunk to even edges, as
+    `_fit_inside` does; called only when that box is at least 2x2)."""
+    left, top = box.x + box.x % 2, box.y + box.y % 2
+    inner_w, inner_h = ((box.x + box.w) & ~1) - left, ((box.y + box.h) & ~1) - top
+    scale = max(inner_w / src_w, inner_h / src_h)
+    width, height = max(inner_w, math.ceil(src_w * scale)), max(inner_h, math.ceil(src_h * scale))
+    crop = filter_spec("crop", w=inner_w, h=inner_h, x=(width - inner_w) // 2, y=(height - inner_h) // 2)
+    return width, height, left, top, [crop]
 
 
 def _fit_inside(src_w: int, src_h: int, box: PixelBox) -> tuple[int, int, int, int] | None:

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The spec's words (adspec/vocabulary.py), which the plan's fields take as values.
-from adspec.vocabulary import Align, Animation, Box, GradientAngle, Motion, TextStyle, TransitionType
+from adspec.vocabulary import (
+    Align,
+    Animation,
+    Box,
+    GradientAngle,
+    ImageFit,
+    Motion,
+    TextStyle,
+    TransitionType,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +104,12 @@ class TextLayer:
 
 @dataclass(frozen=True, slots=True)
 class ImageLayer:
-    """A logo or other still, fitted inside its box keeping its aspect ratio, centred."""
+    """A logo or other still in its box, keeping its aspect ratio: `contain` fits it inside, centred;
+    `cover` fills the box and crops what overflows, centred."""
 
     path: Path
     box: Box
+    fit: ImageFit = "contain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +151,23 @@ class Audio:
 
 
 @dataclass(frozen=True, slots=True)
+class SpokenWord:
+    word: str
+    start: float  # seconds from the start of its scene
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """A scene's spoken line (a mono WAV from render/speech), laid from the first sample of scene `scene`
+    (an index into `plan.scenes`); the music is ducked under it. Its words give the captions' cues."""
+
+    scene: int
+    path: Path
+    words: tuple[SpokenWord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CompositionPlan:
     width: int
     height: int
@@ -147,6 +175,8 @@ class CompositionPlan:
     scenes: tuple[Scene, ...]
     transition: Transition = field(default_factory=Transition)
     audio: Audio | None = None
+    # Spoken lines; the audio track is assembled once over the whole video, so segments carry none.
+    voices: tuple[Voice, ...] = ()
     # Container metadata written into the MP4 (provenance: model, template version, "AI-generated").
     metadata: tuple[tuple[str, str], ...] = ()
 

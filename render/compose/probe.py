@@ -61,6 +61,14 @@ AUDIO_INPUTS = MediaAllowlist(
 CLIP_INPUTS = MediaAllowlist(
     kind="video", demuxers=frozenset({"mov"}), codecs=frozenset({"h264"}), max_pixels=89_478_485
 )
+# Brand footage as uploaded (core.assets checked it first): MP4/MOV or WebM, read once to transcode it into
+# a clip (clips.transcode_clip); the compositor reads only the transcoded copy.
+UPLOADED_VIDEO_INPUTS = MediaAllowlist(
+    kind="video",
+    demuxers=frozenset({"mov", "matroska"}),
+    codecs=frozenset({"h264", "hevc", "vp8", "vp9", "av1"}),
+    max_pixels=4096 * 4096,
+)
 
 # The compositor's own intermediates (a moving background rendered once, see segments.py): Ut Video
 # in Matroska, lossless, and about 4x cheaper to decode than the motion is to compute. They come back

@@ -168,6 +168,8 @@ def check_plan_inputs(plan: CompositionPlan) -> dict[Path, MediaInput]:
         inputs[path] = check_media_input(path, allowed_formats=CLIP_INPUTS)
     if plan.audio is not None:
         inputs[plan.audio.path] = check_media_input(plan.audio.path, allowed_formats=AUDIO_INPUTS)
+    for voice in plan.voices:
+        inputs[voice.path] = check_media_input(voice.path, allowed_formats=AUDIO_INPUTS)
     return inputs
 
 

@@ -27,7 +27,13 @@ from render.services.generation import (
 )
 from render.services.plan import default_model, render_plan
 from render.services.reconcile import STUCK_GAVE_UP, render_reconcile
-from render.services.requests import ALREADY_FINISHED, IDEMPOTENCY_CONFLICT, render_cancel, render_request
+from render.services.requests import (
+    ALREADY_FINISHED,
+    IDEMPOTENCY_CONFLICT,
+    render_cancel,
+    render_refuse,
+    render_request,
+)
 from render.services.transitions import TASK_COMPOSE, TASK_GENERATE, TASK_PLAN, render_fail, render_transition
 
 __all__ = [
@@ -53,6 +59,7 @@ __all__ = [
     "render_fail",
     "render_plan",
     "render_reconcile",
+    "render_refuse",
     "render_request",
     "render_transition",
     "renders_advance",

@@ -28,6 +28,7 @@ from render.models import (
     RenderGeneration,
     RenderStatus,
 )
+from render.services.lease import generations_lease_kept
 from render.services.transitions import TASK_COMPOSE, TASK_GENERATE, render_fail, render_transition
 
 logger = logging.getLogger(__name__)
@@ -127,10 +128,6 @@ def generation_drain(*, shape_key: str, max_batch: int, max_wait_ms: int) -> int
 
 def generation_run_batch(*, shape_key: str, max_batch: int, max_wait_ms: int = 0) -> int:
     """Linger, claim, run, record. Returns how many Generations were claimed (0: nothing to do)."""
-    from render.engine.errors import FatalEngineError
-    from render.engine.pipeline import get_engine
-    from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
-
     # 1. Let the batch fill (up to max_wait_ms), then claim. Poison pictures (tried too often) are failed
     #    without running them again.
     generation_linger(shape_key=shape_key, max_batch=max_batch, max_wait_ms=max_wait_ms)
@@ -143,6 +140,17 @@ def generation_run_batch(*, shape_key: str, max_batch: int, max_wait_ms: int = 0
             _generation_give_up(generation, generation.error or "the worker running it was lost")
     if not runnable:
         return len(claimed)
+    # 2-3. A batch can run for minutes: its lease is renewed while it runs and records (lease.py).
+    with generations_lease_kept(keys=[g.key for g in runnable]):
+        _generation_run_claimed(runnable)
+    return len(claimed)
+
+
+def _generation_run_claimed(runnable: list[Generation]) -> None:
+    """Run claimed Generations of one shape in one pipeline call and record one result each."""
+    from render.engine.errors import FatalEngineError
+    from render.engine.pipeline import get_engine
+    from render.engine.types import GenerationRequest, GenerationResult, ShapeKey
 
     # 2. Run one batched pipeline call.
     first = runnable[0]
@@ -190,7 +198,6 @@ def generation_run_batch(*, shape_key: str, max_batch: int, max_wait_ms: int = 0
 
     # 3. Record: one result per Generation.
     generation_record_results(generations=runnable, results=results)
-    return len(claimed)
 
 
 def _generation_base_images(generations: Sequence[Generation]) -> dict[str, Any]:
@@ -316,5 +323,7 @@ def renders_advance(*, generation_keys: Sequence[str]) -> None:
         .distinct()
     )
     for render_id, priority in list(candidates):
-        if render_transition(render_id, [RenderStatus.GENERATING], RenderStatus.COMPOSING, attempts=0):
+        if render_transition(
+            render_id, [RenderStatus.GENERATING], RenderStatus.COMPOSING, attempts=0, lease_owner=""
+        ):
             enqueue(TASK_COMPOSE, str(render_id), priority=priority)

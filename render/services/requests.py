@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from core.billing.ledger import charges_admit, charges_reserve
 from core.billing.plans import TOO_MANY_IN_FLIGHT
-from core.errors import ApplicationError, ConflictError
+from core.errors import ConflictError, TooManyRequestsError
 from core.models import Brand, Workspace
 from core.queue import enqueue
 from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
@@ -19,13 +19,20 @@ from render.services.transitions import TASK_PLAN, render_transition
 from templates.merge import variables_resolve
 from templates.models import TemplateVersion
 
+# `Retry-After` of the in-flight 429 (seconds): a 15 s Full HD ad composes in a few seconds per recipient on
+# a CPU worker (docs/benchmarks.md), so a slot has likely opened by then; a client that retries at once would
+# only be refused again.
+IN_FLIGHT_RETRY_AFTER_SECONDS = 10
+
 IDEMPOTENCY_CONFLICT = "This Idempotency-Key was already used with a different request body."
 ALREADY_FINISHED = "The render has already finished."
 
 
 def _request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(
-        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
+        # surrogatepass: a lone surrogate in the values is refused by variables_resolve, with its name, just
+        # after this; hashing must not fail on it first (docs/reliability.md R17).
+        json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
     ).hexdigest()
 
 
@@ -104,8 +111,9 @@ def _credits_reserve(workspace: Workspace, renders: list[Render]) -> None:
             .count()
         )
         if in_flight + interactive > limits.renders_in_flight:
-            raise ApplicationError(
-                TOO_MANY_IN_FLIGHT.format(plan=limits.name, limit=limits.renders_in_flight), status_code=429
+            raise TooManyRequestsError(
+                TOO_MANY_IN_FLIGHT.format(plan=limits.name, limit=limits.renders_in_flight),
+                retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
             )
     charges_reserve(workspace=workspace, charges=charges)
 
@@ -123,3 +131,27 @@ def render_cancel(*, render: Render) -> Render:
             raise ConflictError(ALREADY_FINISHED)
     render.refresh_from_db()
     return render
+
+
+def render_refuse(
+    *,
+    workspace: Workspace,
+    template_version: TemplateVersion,
+    brand: Brand,
+    external_id: str = "",
+    priority: int = Priority.BATCH,
+) -> Render:
+    """A batch render that will never run, so one item of a batch that cannot be rendered (a campaign
+    recipient whose values were refused) fails alone, with its reason, where people look for results
+    (docs/reliability.md R18). Created queued with no task, no charge and no variables (the refused values
+    are not copied); the caller links it to its own records, then fails it with `render_fail`, which sends
+    `render_finished` like any other failure."""
+    return Render.objects.create(
+        workspace=workspace,
+        template_version=template_version,
+        brand=brand,
+        batch=True,
+        variables={},
+        priority=priority,
+        external_id=external_id,
+    )

@@ -29,6 +29,8 @@ def render_transition(render_id: Any, expected: Iterable[str], to: str, **fields
     final = to in FINAL_RENDER_STATUSES
     if final:
         fields.setdefault("finished_at", now)
+    if to not in (RenderStatus.COMPOSING, RenderStatus.UPLOADING):
+        fields.setdefault("lease_owner", "")  # out of the leased stage, no task holds it (lease.py)
     with transaction.atomic():
         updated = Render.objects.filter(pk=render_id, status__in=list(expected)).update(
             status=to, updated_at=now, **fields

@@ -23,6 +23,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     status: int = 204
     location: str | None = None  # answered with every response (for redirect tests)
+    answers: list[int] = field(default_factory=list)  # statuses answered first, in order, before `status`
 
     @property
     def url(self) -> str:
@@ -30,17 +31,22 @@ class Receiver:
 
 
 @contextmanager
-def receiver(status: int = 204, location: str | None = None) -> Iterator[Receiver]:
-    state = Receiver(port=0, status=status, location=location)
+def receiver(
+    status: int = 204, location: str | None = None, answers: list[int] | None = None
+) -> Iterator[Receiver]:
+    state = Receiver(port=0, status=status, location=location, answers=list(answers or []))
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            state.requests.append(
-                Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            )
-            self.send_response(state.status)
+            with lock:
+                state.requests.append(
+                    Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                answer = state.answers.pop(0) if state.answers else state.status
+            self.send_response(answer)
             if state.location:
                 self.send_header("Location", state.location)
             self.send_header("Content-Length", "0")

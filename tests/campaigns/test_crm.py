@@ -59,6 +59,26 @@ def hubspot_post(
     )  # fmt: skip
 
 
+def reelsmith_signed(
+    integration: dict[str, Any], body: bytes, *, idempotency_key: str = "", timestamp: int | None = None
+) -> dict[str, Any]:
+    """The headers a Salesforce flow or a generic caller sends (docs/campaigns.md "CRM inbound")."""
+    stamp = str(timestamp if timestamp is not None else int(time.time()))
+    headers = {
+        "HTTP_X_REELSMITH_TIMESTAMP": stamp,
+        "HTTP_X_REELSMITH_SIGNATURE": body_signature(
+            secret=SECRET,
+            body=body,
+            timestamp=stamp,
+            path=f"/inbound/{integration['id']}/",
+            idempotency_key=idempotency_key,
+        ),
+    }
+    if idempotency_key:
+        headers["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
+    return headers
+
+
 EVENT = {
     "objectId": 901,
     "occurredAt": 1732400000000,
@@ -98,10 +118,7 @@ def test_salesforce_hmac_and_idempotency_key(api: APIClient) -> None:
     body = json.dumps({"Id": "003XYZ", "firstname": "Ana", "company": "Sol"}).encode()
     path = f"/inbound/{integration['id']}/"
     anonymous = APIClient()
-    signed: dict[str, Any] = {
-        "HTTP_X_REELSMITH_SIGNATURE": body_signature(secret=SECRET, body=body),
-        "HTTP_IDEMPOTENCY_KEY": "evt-1",
-    }
+    signed = reelsmith_signed(integration, body, idempotency_key="evt-1")
     first = anonymous.generic("POST", path, body.decode(), content_type="application/json", **signed)
     again = anonymous.generic("POST", path, body.decode(), content_type="application/json", **signed)
     assert first.status_code == again.status_code == 202
@@ -205,7 +222,7 @@ def test_salesforce_writeback_and_off_by_default(api: APIClient) -> None:
                 f"/inbound/{integration['id']}/",
                 body,
                 content_type="application/json",
-                HTTP_X_REELSMITH_SIGNATURE=body_signature(secret=SECRET, body=body.encode()),
+                **reelsmith_signed(integration, body.encode()),
             )
             assert answer.status_code == 202
         [call] = salesforce.requests
@@ -224,3 +241,110 @@ def test_salesforce_writeback_and_off_by_default(api: APIClient) -> None:
     )
     assert incomplete.status_code == 400
     assert set(incomplete.json()["fields"]) == {"writeback.field", "writeback.token", "writeback.base_url"}
+
+
+# --- signed means unreplayable (docs/reliability.md R19) -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_signature_covers_body_path_idempotency_key_and_time(api: APIClient) -> None:
+    integration = make_integration(api, kind="salesforce")
+    other = make_integration(api, kind="salesforce")  # same secret, another path
+    path = f"/inbound/{integration['id']}/"
+    body = json.dumps({"Id": "003XYZ", "firstname": "Ana"}).encode()
+    anonymous = APIClient()
+
+    def post(target: str, headers: dict[str, Any]) -> Any:
+        return anonymous.generic("POST", target, body.decode(), content_type="application/json", **headers)
+
+    signed = reelsmith_signed(integration, body, idempotency_key="evt-1")
+    first, replay = post(path, signed), post(path, signed)
+    assert first.status_code == replay.status_code == 202
+    assert first.json()["id"] == replay.json()["id"]  # a replay inside the window: the same render
+    new_key = {**signed, "HTTP_IDEMPOTENCY_KEY": "evt-2"}
+    assert post(path, new_key).status_code == 401  # the key is signed: a new one is a new signature
+    assert post(f"/inbound/{other['id']}/", signed).status_code == 401  # so is the path
+    for skew in (-301, 301):
+        stale = reelsmith_signed(
+            integration, body, idempotency_key="evt-3", timestamp=int(time.time()) + skew
+        )
+        assert post(path, stale).status_code == 401
+    huge = {**signed, "HTTP_X_REELSMITH_TIMESTAMP": "9" * 400}
+    assert post(path, huge).status_code == 401
+    assert Render.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_captured_call_replayed_after_the_window_is_401(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    integration = make_integration(api, kind="generic")
+    path = f"/inbound/{integration['id']}/"
+    body = json.dumps({"id": "c-1", "timestamp": "t1", "firstname": "Li"}).encode()
+    signed = reelsmith_signed(integration, body)
+    anonymous = APIClient()
+    assert (
+        anonymous.generic("POST", path, body.decode(), content_type="application/json", **signed).status_code
+        == 202
+    )
+    later = time.time() + 6 * 60
+    monkeypatch.setattr("campaigns.crm.time.time", lambda: later)
+    replay = anonymous.generic("POST", path, body.decode(), content_type="application/json", **signed)
+    assert replay.status_code == 401
+    assert replay.json()["message"] == BAD_SIGNATURE
+    assert Render.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stamp", ["9" * 400, "9" * 5000, "\u00b2" * 3, "-1", "1e3", ""])
+def test_a_hubspot_timestamp_of_any_size_is_401_never_500(api: APIClient, stamp: str) -> None:
+    """It was parsed before the signature was checked: 400 digits overflowed a float."""
+    integration = make_integration(api)
+    response = APIClient().generic(
+        "POST",
+        f"/inbound/{integration['id']}/",
+        json.dumps(EVENT),
+        content_type="application/json",
+        HTTP_X_HUBSPOT_SIGNATURE_V3="c2ln",
+        HTTP_X_HUBSPOT_REQUEST_TIMESTAMP=stamp,
+    )
+    assert response.status_code == 401
+    assert Render.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_hubspot_signs_no_idempotency_key_so_it_decides_nothing(api: APIClient) -> None:
+    """A replayed HubSpot call with a made-up Idempotency-Key is still the same event: one render."""
+    integration = make_integration(api)
+    path = f"/inbound/{integration['id']}/"
+    body = json.dumps(EVENT).encode()
+    stamp = str(int(time.time() * 1000))
+    signature = hubspot_signature(
+        secret=SECRET, method="POST", uri=f"http://testserver{path}", body=body, timestamp=stamp
+    )
+    ids = set()
+    for key in ("k-1", "k-2", "k-3"):
+        response = APIClient().generic(
+            "POST", path, body.decode(), content_type="application/json",
+            HTTP_X_HUBSPOT_SIGNATURE_V3=signature, HTTP_X_HUBSPOT_REQUEST_TIMESTAMP=stamp, HTTP_IDEMPOTENCY_KEY=key,
+        )  # fmt: skip
+        assert response.status_code == 202
+        ids.add(response.json()["id"])
+    assert len(ids) == 1
+    assert Render.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_signed_bodies_are_read_under_the_api_limits(api: APIClient) -> None:
+    integration = make_integration(api, kind="generic")
+    path = f"/inbound/{integration['id']}/"
+    for body, field in (
+        ("[" * 1000 + "]" * 1000, "body"),
+        ('{"id": "c-1", "timestamp": "t", "firstname": "A\\u0000"}', "firstname"),
+        ('{"id": "c-2", "timestamp": "t", "firstname": "A\\ud800"}', "firstname"),
+    ):
+        headers = reelsmith_signed(integration, body.encode())
+        response = APIClient().generic("POST", path, body, content_type="application/json", **headers)
+        assert response.status_code == 400, body[:40]
+        assert list(response.json()["fields"]) == [field]
+    assert Render.objects.count() == 0

@@ -10,9 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from campaigns.csv_import import BAD_CSV, TOO_MANY_CELLS
 from campaigns.models import Recipient
 from campaigns.selectors import csv_cell
-from campaigns.services import BAD_CSV, TOO_MANY_CELLS
 from tests.campaigns.helpers import make_campaign, upload_json
 
 BAD_ROWS = {5, 17, 30, 44}  # spreadsheet row numbers (header = row 1)

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, CampaignRun
-from campaigns.schedule import BAD_CRON, cron_latest, cron_next
+from campaigns.schedule import BAD_CRON, cron_latest, cron_next, cron_parse
 from campaigns.services import campaign_fanout, campaigns_tick
 from render.models import Render
 from tests.campaigns.helpers import make_campaign, upload_json
@@ -91,3 +91,70 @@ def test_each_slot_runs_once_and_renders_only_new_recipients(api: APIClient, set
     )
     assert runs == [(0, 3), (3, 5)]
     assert Render.objects.filter(campaign_link__campaign_id=cid).count() == 5
+
+
+# --- the parser (croniter) ----------------------------------------------------------------------------------
+
+
+def test_day_names_month_names_and_macros() -> None:
+    friday_noon = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
+    assert cron_next("0 9 * * MON-FRI", "UTC", friday_noon) == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+    assert cron_next("0 9 * * mon-fri", "UTC", friday_noon) == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+    assert cron_next("0 0 1 JAN *", "UTC", friday_noon) == datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
+    assert cron_next("@daily", "UTC", friday_noon) == datetime(2026, 3, 7, 0, 0, tzinfo=UTC)
+    assert cron_next("@hourly", "UTC", friday_noon) == datetime(2026, 3, 6, 13, 0, tzinfo=UTC)
+    assert cron_next("@weekly", "UTC", friday_noon) == datetime(2026, 3, 8, 0, 0, tzinfo=UTC)  # Sunday
+    assert cron_next("@monthly", "UTC", friday_noon) == datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
+    assert cron_next("@yearly", "UTC", friday_noon) == datetime(2027, 1, 1, 0, 0, tzinfo=UTC)
+    # In the schedule's zone: midnight in Tokyo is 15:00 UTC the day before.
+    assert cron_next("@daily", "Asia/Tokyo", friday_noon) == datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
+
+
+def test_existing_expressions_keep_their_slots() -> None:
+    """Slots the earlier hand-written parser gave, for the kinds of expression campaigns use."""
+    after = datetime(2026, 3, 6, 12, 7, 30, tzinfo=UTC)  # a Friday
+    expected = {
+        "* * * * *": datetime(2026, 3, 6, 12, 8, tzinfo=UTC),
+        "*/15 * * * *": datetime(2026, 3, 6, 12, 15, tzinfo=UTC),
+        "5,35 */2 * * *": datetime(2026, 3, 6, 12, 35, tzinfo=UTC),
+        "0 0 * * 7": datetime(2026, 3, 8, 0, 0, tzinfo=UTC),  # 7 is Sunday, like 0
+        "0 9 1,15 * 1": datetime(2026, 3, 9, 9, 0, tzinfo=UTC),  # both day fields restricted: either matches
+        "10-20/5 3 * 6-8 *": datetime(2026, 6, 1, 3, 10, tzinfo=UTC),
+        "0 0 29 2 *": datetime(2028, 2, 29, 0, 0, tzinfo=UTC),
+    }
+    for expression, slot in expected.items():
+        assert cron_next(expression, "UTC", after) == slot, expression
+    assert cron_next("0 0 31 2 *", "UTC", after) is None  # valid fields, no such day
+    assert cron_latest("* * * * *", "UTC", after, after + timedelta(seconds=45)) == datetime(
+        2026, 3, 6, 12, 8, tzinfo=UTC
+    )
+    assert cron_latest("* * * * *", "UTC", after, after + timedelta(seconds=20)) is None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "61 * * * *",
+        "* * * *",
+        "0 0 * * * *",  # croniter's seconds field: slots are whole minutes
+        "R * * * *",  # croniter's random value: a slot must be the same every time (R6)
+        "H * * * *",
+        "@reboot",
+        "0 9 * * FUNDAY",
+        "",
+    ],
+)
+def test_expressions_the_schedule_cannot_keep_are_refused(expression: str) -> None:
+    with pytest.raises(ValueError, match="five fields"):
+        cron_parse(expression)
+    assert BAD_CRON.startswith("A cron expression has five fields")
+
+
+@pytest.mark.django_db
+def test_a_schedule_with_day_names_is_accepted_by_the_api(api: APIClient) -> None:
+    body = make_campaign(api, schedule={"cron": "30 8 * * MON-FRI", "timezone": "Europe/Berlin"})
+    assert body["schedule"] == {"cron": "30 8 * * MON-FRI", "timezone": "Europe/Berlin"}
+    assert make_campaign(api, schedule={"cron": "@daily"})["schedule"] == {
+        "cron": "@daily",
+        "timezone": "UTC",
+    }

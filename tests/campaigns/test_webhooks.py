@@ -13,7 +13,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
-from campaigns import outbound
 from campaigns.models import WebhookDelivery, WebhookEndpoint
 from campaigns.webhooks import (
     GONE,
@@ -21,6 +20,7 @@ from campaigns.webhooks import (
     webhook_deliveries_dispatch_due,
     webhook_delivery_attempt,
 )
+from core import outbound
 from tests.campaigns.helpers import make_flat_template
 from tests.campaigns.servers import receiver
 from tests.render.test_api_renders import make_brand, request_render

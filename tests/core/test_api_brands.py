@@ -136,7 +136,10 @@ def test_logo_font_music_uploads_are_checked(api: APIClient) -> None:
         ("font", b"\x00\x01\x00\x00" + b"\x00" * 64, assets.NOT_A_FONT),
         ("music", png_bytes(), assets.NOT_AUDIO),
         ("music", b"#EXTM3U\n#EXT-X-TARGETDURATION:1\nfile:///etc/passwd\n", assets.NOT_AUDIO),
-        ("video", png_bytes(), None),
+        # "video" became a kind (issue 15): a picture uploaded as one is refused naming the file, and an
+        # unknown kind still answers naming `kind`.
+        ("video", png_bytes(), assets.NOT_VIDEO),
+        ("sticker", png_bytes(), None),
     ],
 )
 def test_bad_uploads_answer_400_naming_the_field(

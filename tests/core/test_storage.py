@@ -18,7 +18,10 @@ def test_local_storage_round_trip_and_refuses_escaping_keys(tmp_path: Path) -> N
     source.write_bytes(b"reelsmith" * 1000)
     storage.put_file("renders/w/r/video.mp4", source, content_type="video/mp4")
     assert storage.exists("renders/w/r/video.mp4")
-    assert storage.url("renders/w/r/video.mp4") == "http://testserver/media/renders/w/r/video.mp4"
+    # Served through a signed, expiring URL (core.media, docs/reliability.md R20).
+    assert storage.url("renders/w/r/video.mp4").startswith(
+        "http://testserver/media/renders/w/r/video.mp4?sig="
+    )
     fetched = storage.fetch("renders/w/r/video.mp4", tmp_path / "out" / "b.bin")
     assert fetched.read_bytes() == source.read_bytes()
     for key in ("../etc/passwd", "/abs", "a//b", "a/./b", ""):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 from playwright.sync_api import Browser, Page
 
@@ -89,3 +90,7 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(30_000)
     yield page
     context.close()
+    # Playwright's sync API runs the test inside its own greenlet, and a greenlet has its own context: the ORM
+    # calls made there opened a connection that the test database's teardown cannot see (PostgreSQL then
+    # refuses to drop a database another session holds). Close it from here, the same context.
+    connections.close_all()

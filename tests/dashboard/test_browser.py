@@ -18,7 +18,9 @@ from django.db import transaction
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from campaigns.services import campaign_create, recipients_import
+from campaigns.recipients import recipients_import
+from campaigns.services import campaign_create
+from campaigns.webhooks import webhook_endpoint_create
 from core.models import Membership, Workspace
 from core.services import brand_create, member_invite
 from render.models import Render
@@ -30,12 +32,14 @@ from tests.factories import WorkspaceFactory, small_spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# As a spreadsheet exports it on a German Windows: `;`, Windows-1252, headers as people write them, and a
+# column the template does not know (kept with each recipient through the mapping step).
 CSV_WITH_BAD_ROWS = (
-    "first_name,company,email\n"
-    "Ann,Acme,ann@example.com\n"
-    ",Nameless,nameless@example.com\n"  # row 3: first_name is required
-    "Bob,Bobco,not-an-email\n"  # row 4: bad email
-    "Cy,Cyco,cy@example.com\n"
+    "First Name;Company;E-mail;Notes\n"
+    "Ann;Acme;ann@example.com;VIP\n"
+    ";Nameless;nameless@example.com;\n"  # row 3: first_name is required
+    "Bob;Bobco;not-an-email;\n"  # row 4: bad email
+    "Cy;Café Cy;cy@example.com;\n"
 )
 
 
@@ -90,6 +94,27 @@ def _make_template(page: Page, checked: list[str]) -> None:
     page.get_by_label("Spec (JSON)").fill(json.dumps(small_spec(), indent=2))
     page.get_by_role("button", name="Create template").click()
     expect(page.get_by_role("heading", name="Version history")).to_be_visible()
+    _preview(page, checked)
+
+
+def _preview(page: Page, checked: list[str]) -> None:
+    """The stills load with the page (defaults pre-filled), then again for a typed value: no render, no
+    generated picture, a note where the picture is not made yet."""
+    stills = page.locator("#stills img")
+    expect(stills).to_have_count(2)
+    expect(page.get_by_label("first_name")).to_have_value("First Name")
+    expect(page.locator("#stills")).to_contain_text("background not generated yet")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#stills img')].every(i => i.complete && i.naturalWidth === 180)"
+    )
+    first = stills.first.get_attribute("src")
+    page.get_by_label("first_name").fill("Zoë")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    expect(page.locator("#stills img").first).not_to_have_attribute("src", first or "")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#stills img')].every(i => i.complete && i.naturalWidth === 180)"
+    )
+    assert not Render.objects.exists()
     page_check(page, checked)
 
 
@@ -103,9 +128,17 @@ def _make_campaign_with_recipients(page: Page, tmp_path: Path, checked: list[str
     page.get_by_label("Brand").select_option(label="Flow Co")
     page.get_by_role("button", name="Create campaign").click()
     csv_path = tmp_path / "recipients.csv"
-    csv_path.write_text(CSV_WITH_BAD_ROWS, encoding="utf-8")
+    csv_path.write_text(CSV_WITH_BAD_ROWS, encoding="cp1252")
     page.get_by_label("Recipients CSV").set_input_files(csv_path)
     page.get_by_role("button", name="Upload recipients").click()
+    # The mapping step: "First Name" and "E-mail" are recognised; "Notes" is the person's to choose.
+    mapping = page.locator("#column-mapping")
+    expect(mapping.get_by_label("Read First Name as")).to_have_value("first_name")
+    expect(mapping.get_by_label("Read E-mail as")).to_have_value("email")
+    expect(mapping.get_by_role("row", name="Notes")).to_contain_text("Unknown column")
+    page_check(page, checked)
+    mapping.get_by_label("Read Notes as").select_option(label="Keep as a recipient field")
+    page.get_by_role("button", name="Import recipients").click()
     report = page.locator("#import-report")
     expect(report).to_contain_text("2 accepted")
     expect(report).to_contain_text("2 rejected")
@@ -115,6 +148,12 @@ def _make_campaign_with_recipients(page: Page, tmp_path: Path, checked: list[str
     expect(rows.nth(0)).to_contain_text("first_name")
     expect(rows.nth(1)).to_contain_text("4")
     expect(rows.nth(1)).to_contain_text("email")
+    with page.expect_download() as download:
+        report.get_by_role("link", name="Download the rejected rows (CSV)").click()
+    rejected = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert rejected[0] == "First Name,Company,E-mail,Notes,row,problems"
+    assert [line.split(",")[4] for line in rejected[1:]] == ["3", "4"]
+    expect(page.get_by_role("cell", name="ann@example.com Notes: VIP")).to_be_visible()
     page_check(page, checked)
 
 
@@ -163,9 +202,21 @@ def _create_and_revoke_key(page: Page, checked: list[str]) -> None:
     page_check(page, checked)
 
 
+def _webhook_test_event(page: Page, workspace: Workspace, checked: list[str]) -> None:
+    endpoint = webhook_endpoint_create(
+        workspace=workspace, url="http://127.0.0.1:9/hook", events=["render.failed"]
+    )
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
+    page.get_by_role("link", name=endpoint.url).click()
+    page.get_by_role("button", name="Send a test event").click()
+    expect(page.get_by_role("row", name="ping")).to_be_visible()
+    page_check(page, checked)
+
+
 def test_a_marketer_runs_a_campaign_from_sign_in_to_results(
-    page: Page, dashboard_url: str, workspace: Workspace, tmp_path: Path
+    page: Page, dashboard_url: str, workspace: Workspace, tmp_path: Path, settings: Any
 ) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the test endpoint listens on loopback
     email = _member(workspace, Membership.Role.OWNER, "owner@example.com")
     checked: list[str] = []
     sign_in(page, dashboard_url, email, PASSWORD)
@@ -182,7 +233,8 @@ def test_a_marketer_runs_a_campaign_from_sign_in_to_results(
     expect(page.get_by_role("heading", name="Provenance")).to_be_visible()
     page_check(page, checked)
     _create_and_revoke_key(page, checked)
-    for name in ("Webhooks", "Billing", "Members"):
+    _webhook_test_event(page, workspace, checked)
+    for name in ("Integrations", "Billing", "Members"):
         page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
         page_check(page, checked)
     assert len(checked) >= 15
@@ -248,6 +300,8 @@ def test_a_viewer_cannot_approve_and_nobody_reaches_another_workspace(
         "/brands/",
         "/renders/",
         "/webhooks/",
+        "/integrations/",
+        f"/templates/{version.template_id}/",
         f"/brands/{brand.pk}/",
     ):
         page.goto(f"{dashboard_url}{path}")

@@ -15,7 +15,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_create, recipients_import
+from campaigns.recipients import recipients_import
+from campaigns.services import campaign_create
 from core.models import ApiKey, Brand, Membership, Workspace
 from core.services import api_key_create, brand_create, member_invite
 from templates.models import AdTemplate

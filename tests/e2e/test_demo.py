@@ -32,3 +32,6 @@ def test_demo_renders_three_personalised_mp4s_through_the_approval_gate(tmp_path
         assert (info.width, info.height, info.fps) == (1080, 1920, 30)
         assert info.duration == pytest.approx(6.0, abs=1 / 30)
         assert info.has_audio
+        # The first scene says the name (issue 15): its captions are the spoken words.
+        captions = get_storage().fetch(render.outputs[0]["captions_key"], tmp_path / f"{render.pk}.vtt")
+        assert f"Hi {render.variables['first_name']}," in captions.read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ counts as started only once it logs "<name>@<host> ready.". Chaos tests find the
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -156,14 +157,23 @@ def _wait_until_ready(worker: WorkerProcess, timeout: float) -> None:
 
 
 def _logged_ready(worker: WorkerProcess) -> bool:
-    # celery/apps/worker.py on_consumer_ready: logger.info('%s ready.', hostname)
+    # celery/apps/worker.py on_consumer_ready: logger.info('%s ready.', hostname); in service mode every log
+    # line is a JSON object (core/logs.py), the message its "event".
     try:
         text = worker.log_path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
     return any(
-        f"{worker.nodename}@" in line and line.rstrip().endswith("ready.") for line in text.splitlines()
+        f"{worker.nodename}@" in message and message.rstrip().endswith("ready.")
+        for message in map(_log_message, text.splitlines())
     )
+
+
+def _log_message(line: str) -> str:
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError, AttributeError):
+            return str(json.loads(line).get("event", ""))
+    return line
 
 
 def _live_children(parent: int) -> list[int]:

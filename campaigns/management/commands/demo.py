@@ -21,14 +21,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from campaigns.models import Campaign
-from campaigns.services import (
-    campaign_approve,
-    campaign_create,
-    campaign_launch,
-    campaign_samples,
-    recipients_import,
-)
+from campaigns.recipients import recipients_import
+from campaigns.services import campaign_approve, campaign_create, campaign_launch, campaign_samples
 from core.models import Brand, Workspace
+from core.periodic import periodic_start
 from core.services import brand_asset_upload, brand_create, workspace_get_or_create
 from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
 from render.selectors import render_urls
@@ -43,7 +39,9 @@ DEMO_SPEC: dict[str, Any] = {
     },
     "scenes": [
         {
+            # The scene says the recipient's name (espeak-en, built in); the line takes under 2 s.
             "duration": 3.0,
+            "voice": {"text": "Hi {{first_name}}, this one is for you."},
             "background": {
                 "generate": {"prompt": "a sunlit {{industry}} storefront, cinematic", "seed": 7},
                 "motion": "zoom_in",
@@ -78,7 +76,8 @@ DEMO_SPEC: dict[str, Any] = {
 
 DEMO_RECIPIENTS = [
     {"first_name": "Zoë", "company": "Acme Bakery", "industry": "bakery"},
-    {"first_name": "Олена", "company": "Kyiv Florals", "industry": "flower shop"},
+    # Names the built-in English voice reads (Latin script; a Cyrillic name would be refused with a 400).
+    {"first_name": "Jürgen", "company": "Köln Florals", "industry": "flower shop"},
     {"first_name": "Ana-María", "company": 'Café 100% "Sol"', "industry": "coffee shop"},
 ]
 
@@ -128,6 +127,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         deadline = time.monotonic() + options["timeout"]
+        # Embedded mode: the reconciler, schedules and webhook retries run while the demo waits (core.periodic).
+        periodic_start()
         self._seen: dict[Any, str] = {}  # render id -> last status shown
         workspace = workspace_get_or_create(name="demo")
         brand = self._brand(workspace)

@@ -10,8 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError, ConflictError
 from core.models import Membership
-from core.services import member_invite, member_role_change, workspace_get_or_create
-from dashboard.links import password_set_path
+from core.services import member_invite, member_password_set_path, member_role_change, workspace_get_or_create
 
 
 class Command(BaseCommand):
@@ -38,7 +37,7 @@ class Command(BaseCommand):
                 raise CommandError(exc.message) from exc
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
-        link = f"{settings.PUBLIC_BASE_URL}{password_set_path(user=member.user)}"
+        link = f"{settings.PUBLIC_BASE_URL}{member_password_set_path(member=member)}"
         self.stderr.write(
             f"{member.user.get_username()} is {member.role} of workspace {workspace.name!r}. "
             "Open this link to set the password (it works once), then sign in at /login/:"

@@ -1,5 +1,8 @@
 """Server-side HTTP requests to user-chosen URLs, refusing private destinations (docs/reliability.md R10).
 
+In core because every app that takes a URL checks it when it is given (render's `callback_url`, campaigns'
+webhook endpoints and CRM integrations), and campaigns sends to it.
+
 The host is resolved once; every address it resolves to must be public; the connection goes to the checked
 address (Host header and TLS SNI keep the name), so DNS cannot answer differently between the check and the
 connect (rebinding). Redirects are never followed: a 3xx is just a non-2xx answer. Literal addresses in any
@@ -15,9 +18,12 @@ import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from core.errors import ApplicationError
 
 BLOCKED_DESTINATION = "The destination address is not allowed (private, loopback, link-local or reserved)."
 BAD_URL = "Only http and https URLs with a host are allowed."
@@ -65,10 +71,21 @@ def _split(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port, path
 
 
+def host_resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    """The resolver (`socket.getaddrinfo`), named so tests can answer for it without touching the process's
+    own name resolution."""
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+def address_connect(address: str, port: int, timeout: float | None) -> socket.socket:
+    """The one place a connection to a user's destination is opened (to an address already checked)."""
+    return socket.create_connection((address, port), timeout)
+
+
 def resolve_checked(host: str, port: int) -> str:
     """One resolution; the first address, if every address is allowed (one bad address refuses the name)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = host_resolve(host, port)
     except (socket.gaierror, UnicodeError) as exc:
         raise OutboundError(UNRESOLVABLE) from exc
     addresses = [str(info[4][0]) for info in infos]
@@ -86,13 +103,22 @@ def url_check(url: str) -> None:
     resolve_checked(host, port)
 
 
+def url_validate(url: str, *, field: str) -> None:
+    """400 naming `field` for a URL nothing could be sent to: checked when it is given (a render's
+    `callback_url`, an integration's, a webhook endpoint), resolved but never connected to."""
+    try:
+        url_check(url)
+    except OutboundError as exc:
+        raise ApplicationError(str(exc), fields={field: str(exc)}) from None
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = address_connect(self._address, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -101,7 +127,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = address_connect(self._address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]  # http.client keeps the context privately
 
 
@@ -111,9 +137,15 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> O
 
 
 def request(
-    method: str, url: str, *, body: bytes, headers: dict[str, str], timeout: float
+    method: str,
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> OutboundResponse:
-    """One request to a checked address, following no redirect."""
+    """One request to a checked address, following no redirect; at most `max_bytes` of the body are read."""
     scheme, host, port, path = _split(url)
     address = resolve_checked(host, port)
     connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
@@ -121,7 +153,7 @@ def request(
     try:
         connection.request(method, path, body=body, headers={"Content-Type": "application/json", **headers})
         response = connection.getresponse()
-        content = response.read(MAX_RESPONSE_BYTES)
+        content = response.read(max_bytes)
         return OutboundResponse(response.status, content, response.getheader("Location"))
     except (OSError, http.client.HTTPException) as exc:
         raise OutboundError(f"{type(exc).__name__}: {exc}") from exc
