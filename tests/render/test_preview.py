@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from rest_framework.test import APIClient
 from core.billing.models import CreditEntry
 from render.models import Generation, Render
 from render.services.preview import NOT_GENERATED
+from tests.conftest import SERVICES
 from tests.factories import small_spec
 from tests.render.test_api_renders import make_brand, make_template
 
@@ -24,6 +26,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _png(url: str) -> Image.Image:
+    """The still behind a preview URL: a presigned S3 URL on the loopback SeaweedFS in service mode, a signed
+    /media/ URL served from MEDIA_ROOT in embedded mode."""
+    if SERVICES:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback test server)
+            return Image.open(io.BytesIO(response.read()))
     path = Path(settings.MEDIA_ROOT) / urlsplit(url).path.removeprefix("/media/")
     return Image.open(io.BytesIO(path.read_bytes()))
 
