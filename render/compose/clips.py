@@ -29,6 +29,25 @@ CLIP_TIMEOUT_BASE_S = 60.0
 CLIP_TIMEOUT_PER_FRAME_S = 1.0
 
 
+def _clip_output_args(partial: Path) -> list[str]:
+    """The encoder and tags every stored clip gets (generated or brand footage): near-lossless H.264, BT.709
+    limited range like the outputs, no metadata carried over, `faststart`, written to `partial`."""
+    return [
+        "-c:v", "libx264",
+        "-preset", CLIP_PRESET,
+        "-crf", str(CLIP_CRF),
+        "-pix_fmt", "yuv420p",
+        "-colorspace", "bt709",
+        "-color_primaries", "bt709",
+        "-color_trc", "bt709",
+        "-color_range", "tv",
+        "-map_metadata", "-1",
+        "-movflags", "+faststart",
+        "-f", "mp4",
+        str(partial),
+    ]  # fmt: skip
+
+
 def encode_clip(frames: Sequence[Image.Image], *, fps: int, out_path: Path, workdir: Path) -> VideoInfo:
     """Write `frames` (same size, even sides) as an H.264 MP4 of `len(frames)` frames at `fps`; return what
     the file is. `workdir` receives the raw frames; the caller owns it. Raises ComposeError."""
@@ -62,18 +81,7 @@ def encode_clip(frames: Sequence[Image.Image], *, fps: int, out_path: Path, work
             filter_spec("scale", out_color_matrix="bt709", out_range="tv"),
             filter_spec("format", pix_fmts="yuv420p"),
         ]),
-        "-c:v", "libx264",
-        "-preset", CLIP_PRESET,
-        "-crf", str(CLIP_CRF),
-        "-pix_fmt", "yuv420p",
-        "-colorspace", "bt709",
-        "-color_primaries", "bt709",
-        "-color_trc", "bt709",
-        "-color_range", "tv",
-        "-map_metadata", "-1",
-        "-movflags", "+faststart",
-        "-f", "mp4",
-        str(partial),
+        *_clip_output_args(partial),
     ]  # fmt: skip
     timeout = CLIP_TIMEOUT_BASE_S + CLIP_TIMEOUT_PER_FRAME_S * len(frames)
     run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
@@ -112,18 +120,7 @@ def transcode_clip(src: Path, *, out_path: Path, duration: float) -> VideoInfo:
             filter_spec("fps", fps=BRAND_CLIP_FPS),
             filter_spec("format", pix_fmts="yuv420p"),
         ]),
-        "-c:v", "libx264",
-        "-preset", CLIP_PRESET,
-        "-crf", str(CLIP_CRF),
-        "-pix_fmt", "yuv420p",
-        "-colorspace", "bt709",
-        "-color_primaries", "bt709",
-        "-color_trc", "bt709",
-        "-color_range", "tv",
-        "-map_metadata", "-1",
-        "-movflags", "+faststart",
-        "-f", "mp4",
-        str(partial),
+        *_clip_output_args(partial),
     ]  # fmt: skip
     timeout = CLIP_TIMEOUT_BASE_S + BRAND_CLIP_TIMEOUT_PER_S * max(duration, 1.0)
     run_ffmpeg_into(args, partial=partial, out_path=out_path, timeout=timeout)
