@@ -5,6 +5,7 @@ saving makes a new version)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -142,6 +143,8 @@ def _template_page(
         "template": template,
         "versions": versions,
         "latest": latest,
+        # The spec as its author writes it (JSON, the editor's language), not Python's repr of it.
+        "latest_spec_json": json.dumps(latest.spec, indent=2, ensure_ascii=False),
         "summary": _summary(latest),
         "preview_form": form,
         "stills": stills,

@@ -225,6 +225,10 @@ def test_a_bad_spec_is_shown_beside_its_path_and_nothing_is_saved(
     editor.post(f"/templates/{template.pk}/edit/", {"spec": json.dumps(small_spec())})
     template.refresh_from_db()
     assert template.latest_version == 2
+    # The saved spec is shown as the JSON its author writes, not as Python's repr of it.
+    shown = editor.get(f"/templates/{template.pk}/").content.decode()
+    assert "&quot;scenes&quot;: [" in shown
+    assert "{&#x27;" not in shown
 
 
 def test_a_csv_with_a_bad_header_is_refused_on_the_form(workspace: Workspace, editor: Client) -> None:
