@@ -20,6 +20,17 @@ HEX_COLOR_MESSAGE = "Must be a colour as #RRGGBB."
 BAD_JSON = "Not valid JSON: {error} (line {line}, column {column})."
 
 
+def _color_field(label: str, initial: str) -> forms.RegexField:
+    """A brand colour: the browser's colour picker, checked as #RRGGBB."""
+    return forms.RegexField(
+        HEX_COLOR,
+        label=label,
+        widget=forms.TextInput(attrs={"type": "color"}),
+        error_messages={"invalid": HEX_COLOR_MESSAGE},
+        initial=initial,
+    )
+
+
 class EmailAuthenticationForm(AuthenticationForm):
     """Django's sign-in form, with the username asked for as the email it is (`core.services.member_invite`)."""
 
@@ -48,27 +59,9 @@ def errors_to_form(form: forms.Form, exc: ApplicationError, aliases: dict[str, s
 
 class BrandForm(forms.Form):
     name = forms.CharField(max_length=100)
-    color_primary = forms.RegexField(
-        HEX_COLOR,
-        label="Primary colour",
-        widget=forms.TextInput(attrs={"type": "color"}),
-        error_messages={"invalid": HEX_COLOR_MESSAGE},
-        initial="#1F3A93",
-    )
-    color_secondary = forms.RegexField(
-        HEX_COLOR,
-        label="Secondary colour",
-        widget=forms.TextInput(attrs={"type": "color"}),
-        error_messages={"invalid": HEX_COLOR_MESSAGE},
-        initial="#FF7A00",
-    )
-    color_text = forms.RegexField(
-        HEX_COLOR,
-        label="Text colour",
-        widget=forms.TextInput(attrs={"type": "color"}),
-        error_messages={"invalid": HEX_COLOR_MESSAGE},
-        initial="#FFFFFF",
-    )
+    color_primary = _color_field("Primary colour", "#1F3A93")
+    color_secondary = _color_field("Secondary colour", "#FF7A00")
+    color_text = _color_field("Text colour", "#FFFFFF")
 
     def colors(self) -> dict[str, str]:
         data = self.cleaned_data
