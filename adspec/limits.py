@@ -51,3 +51,7 @@ MAX_CLIP_LENGTH_FACTOR = 2
 # An image variable's URL: 2048 characters, the longest URL every browser and CDN accepts (the de facto
 # limit since Internet Explorer's 2083).
 MAX_URL = 2048
+# A watch page's call-to-action label (spec `cta.label`): Google Ads' longest text field, a responsive
+# search ad's description, is 90; a button's one line on a phone-width page holds about 40 at 16 px, so 60
+# leaves room for a merged name while staying a button, not a paragraph.
+MAX_CTA_LABEL = 60

@@ -34,8 +34,11 @@ Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 
 # Colours a spec may name instead of `#RRGGBB`: the brand's, resolved per render.
 BRAND_COLORS = ("brand.primary", "brand.secondary", "brand.text")
-# Uploaded brand pictures a background or image layer may show: the brand's logo or its `image` asset.
-BRAND_IMAGES = ("brand.logo", "brand.image")
+# Uploaded brand pictures a background or image layer may show: the brand's logo, its `image` asset, or its
+# `portrait` (a real person's picture: used only while their consent holds, docs/trust.md).
+BRAND_IMAGES = ("brand.logo", "brand.image", "brand.portrait")
+# The brand's recorded voice (asset kind `voice`, a real person's: consent as for a portrait) may be the soundtrack.
+BRAND_VOICE = "brand.voice"
 # Uploaded brand footage a background may show (asset kind `video`), like a generated clip.
 BRAND_VIDEOS = ("brand.video",)
 # How an image layer's picture fills its box: `contain` fits inside it (the logo default), `cover` fills
@@ -44,6 +47,9 @@ ImageFit = Literal["contain", "cover"]
 IMAGE_FITS: tuple[ImageFit, ...] = get_args(ImageFit)
 # A value of an `image` variable: an http(s) URL with a host, no spaces (the guard checks the address).
 IMAGE_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
+# ... or a picture uploaded to the workspace (`POST /api/v1/images/`, or a file in a campaign's zip):
+# `upload:` and the SHA-256 of its bytes, with the extension its content was checked to have.
+IMAGE_UPLOAD = re.compile(r"upload:([0-9a-f]{64})\.(png|jpg)")
 
 # `#RRGGBB`; both sides match it whole (`fullmatch`).
 HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")

@@ -225,6 +225,7 @@ def _services(
                 "AWS_S3_ENDPOINT_URL": s3.endpoint_url, "AWS_ACCESS_KEY_ID": s3.access_key,
                 "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_S3_REGION_NAME": s3.region,
                 "REELSMITH_LOG_FORMAT": "json",
+                "REELSMITH_COMPOSE_SHARDS": "2",  # campaign composes on their shard queue, as deployed
             }  # fmt: skip
             os.environ.update(env)
             with _service_processes(env, folder, concurrency) as processes:

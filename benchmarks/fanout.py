@@ -55,13 +55,15 @@ def _stub_render_tasks() -> None:
 
     real_send = core.queue._send
 
-    def send(task_name: str, args: Any, priority: int | None, countdown: float) -> Any:
+    def send(
+        task_name: str, args: Any, priority: int | None, countdown: float, queue: str | None = None
+    ) -> Any:
         if task_name.startswith("render."):
             return None
         if task_name == "campaigns.fanout":
             QUEUED_FANOUTS.append(args[0])
             return None
-        return real_send(task_name, args, priority, countdown)
+        return real_send(task_name, args, priority, countdown, queue)
 
     core.queue._send = send  # benchmark-only monkeypatch
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import crm, recipients, selectors, services, webhooks
+from campaigns import crm, erasure, recipients, selectors, services, webhooks
 from campaigns.models import Campaign, Integration, WebhookDelivery, WebhookEvent
 from core.apis import SecretField
 from core.auth import request_actor, request_workspace, secrets_context
@@ -57,6 +57,9 @@ class CampaignOutputSerializer(serializers.Serializer):
     approved_at = serializers.DateTimeField(allow_null=True)
     launched_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
+    watch_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the renders' watch pages stop answering (410); null: never."
+    )
     created_at = serializers.DateTimeField()
 
     def get_schedule(self, campaign: Campaign) -> dict[str, str] | None:
@@ -95,6 +98,7 @@ class CampaignsApi(APIView):
         brand = serializers.UUIDField()
         schedule = CampaignScheduleSerializer(required=False, allow_null=True)
         recurring = serializers.BooleanField(required=False, default=False)
+        watch_expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     @extend_schema(responses=CampaignOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -127,6 +131,8 @@ class CampaignsApi(APIView):
             schedule_timezone=schedule.get("timezone", ""),
             recurring=data["recurring"],
         )
+        if data["watch_expires_at"] is not None:
+            services.campaign_watch_expiry_set(campaign=campaign, expires_at=data["watch_expires_at"])
         return Response(_campaign_detail(campaign), status=status.HTTP_201_CREATED)
 
 
@@ -137,6 +143,66 @@ class CampaignDetailApi(APIView):
             workspace=request_workspace(request), campaign_id=campaign_id
         )
         return Response(_campaign_detail(campaign))
+
+    class CampaignUpdateInputSerializer(InputSerializer):
+        watch_expires_at = serializers.DateTimeField(
+            allow_null=True, help_text="When the watch pages stop answering (410); null: never."
+        )
+
+    @extend_schema(request=CampaignUpdateInputSerializer, responses=CampaignDetailOutputSerializer)
+    def patch(self, request: Request, campaign_id: str) -> Response:
+        """Change what may change after creation: the watch pages' expiry (pages made already included)."""
+        campaign = selectors.campaign_get_for_workspace(
+            workspace=request_workspace(request), campaign_id=campaign_id
+        )
+        serializer = self.CampaignUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = services.campaign_watch_expiry_set(
+            campaign=campaign, expires_at=serializer.validated_data["watch_expires_at"]
+        )
+        return Response(_campaign_detail(campaign))
+
+
+class CampaignEngagementSerializer(serializers.Serializer):
+    views = serializers.IntegerField(help_text="Watch pages shown to a person (bots and unfurlers are not).")
+    unique_viewers = serializers.IntegerField(help_text="Distinct viewers per page and day, summed.")
+    plays = serializers.IntegerField()
+    play_rate = serializers.FloatField(help_text="plays / views")
+    avg_watch_percent = serializers.FloatField(help_text="How far plays got, in quarters of the video.")
+    completions = serializers.IntegerField(help_text="Plays that reached the end.")
+    completion_rate = serializers.FloatField(help_text="completions / plays")
+    cta_clicks = serializers.IntegerField()
+    click_rate = serializers.FloatField(help_text="cta_clicks / views")
+    bot_hits = serializers.IntegerField(help_text="Fetches by bots, link unfurlers and prefetches.")
+
+
+class CampaignFunnelSerializer(serializers.Serializer):
+    sent = serializers.IntegerField(help_text="Recipients with a watch page (their render succeeded).")
+    viewed = serializers.IntegerField()
+    played = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+
+
+class CampaignEngagementDaySerializer(CampaignEngagementSerializer):
+    day = serializers.DateField()
+
+
+class CampaignAnalyticsApi(APIView):
+    class AnalyticsOutputSerializer(CampaignEngagementSerializer):
+        campaign = serializers.UUIDField()
+        funnel = CampaignFunnelSerializer()
+        days = CampaignEngagementDaySerializer(
+            many=True, help_text="One entry per UTC day with any activity, oldest first."
+        )
+
+    @extend_schema(responses=AnalyticsOutputSerializer)
+    def get(self, request: Request, campaign_id: str) -> Response:
+        """Engagement with the campaign's watch pages: totals, the funnel in recipients, and per UTC day."""
+        campaign = selectors.campaign_get_for_workspace(
+            workspace=request_workspace(request), campaign_id=campaign_id
+        )
+        return Response(self.AnalyticsOutputSerializer(selectors.campaign_analytics(campaign=campaign)).data)
 
 
 class CampaignRecipientsApi(APIView):
@@ -200,6 +266,19 @@ class CampaignRecipientsApi(APIView):
                 "rejected": report.rejected,
             }
         )
+
+
+class CampaignRecipientDetailApi(APIView):
+    @extend_schema(request=None, responses={202: None})
+    def delete(self, request: Request, campaign_id: str, recipient_id: str) -> Response:
+        """Erase the recipient (docs/trust.md): their values, their renders' files, their watch page and its
+        events, in one task (done by the time this answers in embedded mode); an audit entry says it was done."""
+        campaign = selectors.campaign_get_for_workspace(
+            workspace=request_workspace(request), campaign_id=campaign_id
+        )
+        recipient = selectors.recipient_get_for_campaign(campaign=campaign, recipient_id=recipient_id)
+        erasure.recipient_erase_request(recipient=recipient)
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class CampaignSamplesApi(APIView):
@@ -468,6 +547,8 @@ class IntegrationOutputSerializer(serializers.Serializer):
             "field": integration.writeback_field,
             "base_url": integration.writeback_base_url,
             "salesforce_object": integration.salesforce_object,
+            "views_field": integration.writeback_views_field,
+            "clicks_field": integration.writeback_clicks_field,
         }
 
     def get_inbound_url(self, integration: Integration) -> str:
@@ -481,6 +562,18 @@ class IntegrationWritebackSerializer(InputSerializer):
     base_url = serializers.URLField(max_length=300, required=False, default="")
     salesforce_object = serializers.RegexField(
         r"^[A-Za-z][A-Za-z0-9_]*$", max_length=100, required=False, default=""
+    )
+    views_field = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        help_text="A number property/field that gets the watch page's view count (blank: not written).",
+    )
+    clicks_field = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        help_text="A number property/field that gets the watch page's CTA-click count (blank: not written).",
     )
 
 

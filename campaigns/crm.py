@@ -35,6 +35,7 @@ from django.db import transaction
 
 from campaigns.models import Integration, IntegrationRender
 from core import outbound
+from core.audit import audit_record
 from core.errors import ApplicationError
 from core.models import Brand, Workspace
 from core.parsers import json_parse
@@ -64,6 +65,7 @@ OBJECT_ID_FIELDS = ("objectId", "hs_object_id", "vid", "Id", "id")
 TIMESTAMP_FIELDS = ("occurredAt", "timestamp", "eventTimestamp", "LastModifiedDate", "hs_lastmodifieddate")
 
 
+@transaction.atomic
 def integration_create(
     *,
     workspace: Workspace,
@@ -103,12 +105,14 @@ def integration_create(
             outbound.url_validate(writeback["base_url"], field="writeback.base_url")
     if problems:
         raise ApplicationError(next(iter(problems.values())), fields=problems)
-    return Integration.objects.create(
+    integration = Integration.objects.create(
         writeback_enabled=bool(writeback.get("enabled")),
         writeback_field=writeback.get("field", ""),
         writeback_token=writeback.get("token", ""),
         writeback_base_url=writeback.get("base_url", ""),
         salesforce_object=writeback.get("salesforce_object") or "Contact",
+        writeback_views_field=writeback.get("views_field", ""),
+        writeback_clicks_field=writeback.get("clicks_field", ""),
         workspace=workspace,
         kind=kind,
         name=name,
@@ -119,12 +123,28 @@ def integration_create(
         secret=secret or secrets.token_urlsafe(32),
         callback_url=callback_url,
     )
+    audit_record(
+        "integration.created",
+        workspace=workspace,
+        object_type="integration",
+        object_id=integration.pk,
+        after={"kind": kind, "name": name, "template": str(template.pk), "brand": str(brand.pk)},
+    )
+    return integration
 
 
 def integration_delete(*, integration: Integration) -> None:
     """Remove an integration: its inbound URL stops answering. Renders it requested stay (their link to the
     CRM record goes with it, so no write-back is attempted for them any more)."""
-    Integration.objects.filter(pk=integration.pk).delete()
+    with transaction.atomic():
+        Integration.objects.filter(pk=integration.pk).delete()
+        audit_record(
+            "integration.deleted",
+            workspace=integration.workspace_id,
+            object_type="integration",
+            object_id=integration.pk,
+            before={"kind": integration.kind, "name": integration.name},
+        )
 
 
 def hubspot_signature(*, secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:

@@ -47,6 +47,8 @@ class Campaign(models.Model):
     last_slot = models.DateTimeField(null=True, blank=True)
     launched_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # After this, the watch pages of the campaign's renders answer 410 (render.watch; NULL: they never expire).
+    watch_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -134,6 +136,9 @@ class WebhookEvent(models.TextChoices):
     RENDER_FAILED = "render.failed"
     CAMPAIGN_COMPLETED = "campaign.completed"
     CAMPAIGN_AWAITING_APPROVAL = "campaign.awaiting_approval"
+    # A render's watch page: its first view, its first CTA click (render.watch; once per render).
+    VIDEO_VIEWED = "video.viewed"
+    CTA_CLICKED = "cta.clicked"
 
 
 class WebhookEndpoint(models.Model):
@@ -223,6 +228,10 @@ class Integration(models.Model):
     # HubSpot: https://api.hubapi.com; Salesforce: the org's instance URL.
     writeback_base_url = models.URLField(max_length=300, blank=True)
     salesforce_object = models.CharField(max_length=100, blank=True, default="Contact")
+    # Engagement write-back (with writeback_enabled): the watch page's view and CTA-click counts go into these
+    # properties/fields as viewers come (blank: not written).
+    writeback_views_field = models.CharField(max_length=100, blank=True)
+    writeback_clicks_field = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

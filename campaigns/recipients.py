@@ -1,5 +1,6 @@
-"""Importing a campaign's recipients: a JSON list or a CSV file (campaigns.csv_import reads the file: encoding,
-delimiter, header mapping). Every row is checked against the template version's declared variables; the
+"""Importing a campaign's recipients: a JSON list, a CSV file (campaigns.csv_import reads the file: encoding,
+delimiter, header mapping), or a zip of a CSV and the pictures its image columns name
+(campaigns/zip_import.py). Every row is checked against the template version's declared variables; the
 accepted rows commit together, each rejected row is reported with its number, field and reason
 (docs/campaigns.md "Recipients"). A bad row never takes its neighbours with it.
 """
@@ -18,9 +19,12 @@ from django.utils import timezone
 from campaigns.csv_import import RESERVED_COLUMNS, csv_layout, csv_mapping_resolve, csv_records
 from campaigns.models import Campaign, Recipient
 from campaigns.services import TASK_FANOUT, Status
+from campaigns.zip_import import RecipientsZip, zip_is
 from core.errors import ApplicationError, ConflictError
 from core.queue import enqueue
+from render.services.images import uploaded_images_check
 from templates.merge import variables_resolve
+from templates.moderation import VersionModeration
 
 UPLOAD_CLOSED = "Recipients cannot be added to a finished campaign."
 BAD_EMAIL = "Enter a valid email address."
@@ -75,6 +79,12 @@ class _Importer:
         self.report = ImportReport()
         self.seen: set[str] = set()
         self.position = campaign.recipient_count
+        self.uploads_known: dict[str, bool] = {}  # upload reference → in the workspace's storage
+        # Each row's values are moderated as its render will be (templates/moderation.py): a refused value
+        # is a rejected row, named by its row and column, not a failed render later.
+        self.moderation = VersionModeration(
+            workspace=campaign.workspace, spec=campaign.template_version.spec, declared=self.declared
+        )
 
     def reject(self, row: _Row, fields: dict[str, list[str]]) -> None:
         self.report.rejected_count += 1
@@ -103,8 +113,17 @@ class _Importer:
             resolved: dict[str, str] = {}
             try:
                 resolved = variables_resolve(declared=self.declared, values=row.values, path=row.path)
+                uploaded_images_check(
+                    workspace_id=self.campaign.workspace_id,
+                    declared=self.declared,
+                    values=resolved,
+                    path=row.path,
+                    known=self.uploads_known,
+                )
             except ApplicationError as exc:
                 errors.update(exc.fields)
+            else:
+                errors.update(self.moderation.values_errors(resolved, path=row.path, row=True))
             if len(row.external_id) > 200:
                 errors[f"{row.path}.external_id"] = [EXTERNAL_ID_TOO_LONG]
             if row.email:
@@ -191,7 +210,11 @@ def _json_rows(recipients: list[Any]) -> Iterator[_Row]:
 
 
 def _csv_rows(
-    file: IO[bytes], declared: dict[str, Any], mapping: dict[str, str] | None, report: ImportReport
+    file: IO[bytes],
+    declared: dict[str, Any],
+    mapping: dict[str, str] | None,
+    report: ImportReport,
+    pictures: RecipientsZip | None = None,
 ) -> Iterator[_Row]:
     """A CSV's rows (campaigns.csv_import: encoding, delimiter, header mapping), numbered as a spreadsheet
     numbers them: the header is row 1 (docs/api.md)."""
@@ -204,6 +227,9 @@ def _csv_rows(
             yield _Row(record.number, path, {}, "", "", {path: [record.problem]}, cells=record.cells)
             continue
         row = _row(record.number, path, dict(record.values))
+        if pictures is not None:  # image cells naming files in the uploaded zip (campaigns/zip_import.py)
+            missing = pictures.rewrite(declared=declared, values=row.values, path=path)
+            row = replace(row, errors={**row.errors, **missing})
         yield replace(row, kept=record.kept, cells=record.cells)
 
 
@@ -224,7 +250,11 @@ def recipients_import(
         if locked.status == Status.CANCELED or (locked.status == Status.COMPLETED and not locked.recurring):
             raise ConflictError(UPLOAD_CLOSED)
         importer = _Importer(locked)
-        if file is not None:
+        if file is not None and zip_is(file):
+            pictures = RecipientsZip(file, workspace_id=locked.workspace_id)
+            with pictures.csv_file() as csv_file:
+                importer.run(_csv_rows(csv_file, importer.declared, mapping, importer.report, pictures))
+        elif file is not None:
             importer.run(_csv_rows(file, importer.declared, mapping, importer.report))
         else:
             importer.run(_json_rows(recipients or []))

@@ -20,13 +20,30 @@ from campaigns.models import (
 from core.errors import NotFoundError
 from core.models import Workspace
 from core.selectors import parse_id
+from core.text import csv_cell
 from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
 from render.pricing import render_cost, render_cost_estimate, template_cost
-from render.selectors import render_urls
+from render.watch.selectors import render_watch_links, watch_engagement_many, watch_engagement_summary
 
-# Cells starting with these are formulas to Excel, LibreOffice and Google Sheets (OWASP "CSV Injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-RESULTS_COLUMNS = ["recipient", "external_id", "status", "video_url", "error", "email"]
+# `watch_url` (the render's watch page), `poster_url` and `gif_url` (its redirects) never expire, so an email
+# built from this file keeps working; then the page's engagement (docs/watch-pages.md).
+RESULTS_COLUMNS = [
+    "recipient",
+    "external_id",
+    "status",
+    "watch_url",
+    "error",
+    "email",
+    "poster_url",
+    "gif_url",
+    "views",
+    "unique_viewers",
+    "plays",
+    "avg_watch_percent",
+    "completions",
+    "cta_clicks",
+]
+ENGAGEMENT_COLUMNS = ["views", "unique_viewers", "plays", "avg_watch_percent", "completions", "cta_clicks"]
 # Recipients read per query while streaming results.csv.
 RESULTS_PAGE = 1000
 
@@ -128,11 +145,18 @@ def recipient_list(*, campaign: Campaign, search: str = "") -> QuerySet[Recipien
     return recipients.order_by("position")
 
 
+def recipient_get_for_campaign(*, campaign: Campaign, recipient_id: Any) -> Recipient:
+    recipient = Recipient.objects.filter(campaign=campaign, pk=parse_id(recipient_id)).first()
+    if recipient is None:
+        raise NotFoundError()
+    return recipient
+
+
 def recipient_renders(*, campaign: Campaign, recipients: list[Recipient]) -> dict[Any, Render]:
     """The render of each of these recipients that has one (one query for a page of them)."""
     links = CampaignRender.objects.filter(
         campaign=campaign, recipient_id__in=[r.pk for r in recipients]
-    ).select_related("render")
+    ).select_related("render__watch_page")
     return {link.recipient_id: link.render for link in links}
 
 
@@ -151,13 +175,6 @@ def campaign_cost_estimate(*, campaign: Campaign, renders: int) -> dict[str, int
         "credits_max": per_render_max * renders,
         "per_render_max": per_render_max,
     }
-
-
-def csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text  # shown as text, never evaluated
-    return text
 
 
 class _Echo:
@@ -179,14 +196,34 @@ def campaign_results_csv(*, campaign: Campaign) -> Iterator[str]:
         if not recipients:
             return
         renders = recipient_renders(campaign=campaign, recipients=recipients)
+        engagement = watch_engagement_many(render_ids=[r.pk for r in renders.values()])
         for recipient in recipients:
             render = renders.get(recipient.pk)
             status = render.status if render else "pending"
-            video_url = render_urls(render)["video_url"] if render else None
+            links = render_watch_links(render) if render else {}
             error = render.error if render and render.status == RenderStatus.FAILED else ""
-            row = [recipient.pk, recipient.external_id, status, video_url, error, recipient.email]
+            counts = engagement.get(render.pk) if render else None
+            row = [
+                recipient.pk,
+                recipient.external_id,
+                status,
+                links.get("watch_url"),
+                error,
+                recipient.email,
+                links.get("poster_url"),
+                links.get("gif_url"),
+                *[counts[name] if counts else "" for name in ENGAGEMENT_COLUMNS],
+            ]
             yield writer.writerow([csv_cell(v) for v in row])
         position = recipients[-1].position
+
+
+def campaign_analytics(*, campaign: Campaign) -> dict[str, Any]:
+    """What the campaign's recipients did with their watch pages: totals, the funnel (sent → viewed → played
+    → completed → clicked, counted in recipients' pages) and a per-day series. Read from render's counters
+    (one query over the campaign's pages, one over their daily rows), never from the events."""
+    summary = watch_engagement_summary(renders=Render.objects.filter(campaign_link__campaign=campaign))
+    return {"campaign": campaign.pk, **summary}
 
 
 def webhook_endpoint_list(*, workspace: Workspace) -> QuerySet[WebhookEndpoint]:

@@ -22,12 +22,15 @@ from django.utils import timezone
 from campaigns import schedule
 from campaigns.models import Campaign, CampaignRender, CampaignRun, Integration, Recipient, WebhookEvent
 from campaigns.webhooks import webhook_event_emit
+from core.audit import audit_record
 from core.errors import ApplicationError, ConflictError, PaymentRequiredError
 from core.models import Brand, Workspace
 from core.queue import enqueue
 from core.text import name_check, text_problem
+from render.likeness import render_likeness_check, render_likeness_problem
 from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
 from render.services import ALREADY_FINISHED, render_cancel, render_fail, render_refuse, render_request
+from render.watch.services import watch_pages_expire
 from templates.models import TemplateVersion
 
 logger = logging.getLogger(__name__)
@@ -81,15 +84,21 @@ def campaign_create(
             schedule.zone(schedule_timezone)
         except ValueError as exc:
             raise ApplicationError(str(exc), fields={"schedule.timezone": str(exc)}) from None
-    return Campaign.objects.create(
-        workspace=workspace,
-        name=name,
-        template_version=template_version,
-        brand=brand,
-        schedule_cron=schedule_cron,
-        schedule_timezone=schedule_timezone or ("UTC" if schedule_cron else ""),
-        recurring=recurring,
-    )
+    render_likeness_check(template_version=template_version, brand=brand)
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            workspace=workspace,
+            name=name,
+            template_version=template_version,
+            brand=brand,
+            schedule_cron=schedule_cron,
+            schedule_timezone=schedule_timezone or ("UTC" if schedule_cron else ""),
+            recurring=recurring,
+        )
+        _audit(
+            campaign, "campaign.created", after={"name": name, "template_version": str(template_version.pk)}
+        )
+    return campaign
 
 
 def brand_in_use_check(brand: Brand) -> None:
@@ -114,6 +123,18 @@ def _locked(campaign: Campaign) -> Campaign:
 
 def _campaign_payload(campaign: Campaign) -> dict[str, Any]:
     return {"id": str(campaign.pk), "name": campaign.name, "status": campaign.status}
+
+
+def _audit(campaign: Campaign, action: str, *, before: Any = None, after: Any = None) -> None:
+    """The audit entry of a lifecycle step: the last write of the step's transaction (core.audit)."""
+    audit_record(
+        action,
+        workspace=campaign.workspace_id,
+        object_type="campaign",
+        object_id=campaign.pk,
+        before=before,
+        after=after,
+    )
 
 
 def campaign_samples(*, campaign: Campaign, count: int) -> Campaign:
@@ -217,6 +238,12 @@ def campaign_approve(*, campaign: Campaign, actor: str) -> Campaign:
         campaign.approved_by = actor[:200]
         campaign.approved_at = timezone.now()
         campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+        _audit(
+            campaign,
+            "campaign.approved",
+            before={"status": Status.AWAITING_APPROVAL},
+            after={"status": Status.APPROVED, "samples": campaign.sample_count},
+        )
     return campaign
 
 
@@ -234,6 +261,12 @@ def campaign_request_changes(*, campaign: Campaign, actor: str, comment: str) ->
         campaign.status = Status.DRAFT
         campaign.status_reason = f"Changes requested by {actor} on {when}: {comment}"[:500]
         campaign.save(update_fields=["status", "status_reason", "updated_at"])
+        _audit(
+            campaign,
+            "campaign.changes_requested",
+            before={"status": Status.AWAITING_APPROVAL},
+            after={"status": Status.DRAFT, "comment": comment[:500]},
+        )
     return campaign
 
 
@@ -259,6 +292,12 @@ def campaign_launch(*, campaign: Campaign) -> Campaign:
             )
             enqueue(TASK_FANOUT, str(campaign.pk))
         campaign.save(update_fields=["status", "launched_at", "fanout_target", "last_slot", "updated_at"])
+        _audit(
+            campaign,
+            "campaign.launched",
+            before={"status": Status.APPROVED},
+            after={"status": Status.RUNNING},
+        )
     return campaign
 
 
@@ -273,6 +312,12 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
         campaign.paused_from = campaign.status
         campaign.status = Status.PAUSED
         campaign.save(update_fields=["status", "paused_from", "updated_at"])
+        _audit(
+            campaign,
+            "campaign.paused",
+            before={"status": campaign.paused_from},
+            after={"status": Status.PAUSED},
+        )
     return campaign
 
 
@@ -289,6 +334,9 @@ def campaign_resume(*, campaign: Campaign) -> Campaign:
         _samples_check(campaign)
         if campaign.status == Status.RUNNING:
             enqueue(TASK_FANOUT, str(campaign.pk))
+        _audit(
+            campaign, "campaign.resumed", before={"status": Status.PAUSED}, after={"status": campaign.status}
+        )
     return campaign
 
 
@@ -300,8 +348,10 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
             return campaign
         if campaign.status not in UNFINISHED:
             raise ConflictError(CAMPAIGN_FINISHED)
+        was = campaign.status
         campaign.status = Status.CANCELED
         campaign.save(update_fields=["status", "updated_at"])
+        _audit(campaign, "campaign.canceled", before={"status": was}, after={"status": Status.CANCELED})
     # Outside the campaign lock: a finishing render holds its own row, then takes the campaign's (the
     # render_finished receiver); taking them in the other order here could deadlock.
     for render in Render.objects.filter(
@@ -337,6 +387,23 @@ def campaign_fanout(*, campaign_id: Any) -> int:
         limit = campaign.recipient_count if campaign.fanout_target is None else campaign.fanout_target
         if campaign.fanout_cursor >= limit:
             _complete_check(campaign)
+            return 0
+        withdrawn = render_likeness_problem(template_version=campaign.template_version, brand=campaign.brand)
+        if withdrawn is not None:
+            # A likeness whose consent was revoked or ran out: stop here with the reason rather than refuse
+            # every remaining recipient one by one (docs/trust.md); resume once the brand's asset is fixed.
+            Campaign.objects.filter(pk=campaign.pk).update(
+                status=Status.PAUSED,
+                paused_from=Status.RUNNING,
+                status_reason=withdrawn[:500],
+                updated_at=timezone.now(),
+            )
+            _audit(
+                campaign,
+                "campaign.paused",
+                before={"status": Status.RUNNING},
+                after={"reason": withdrawn[:500]},
+            )
             return 0
         list(Workspace.objects.select_for_update().filter(pk=campaign.workspace_id).values_list("pk"))
         in_flight = Render.objects.filter(
@@ -377,6 +444,9 @@ def campaign_fanout(*, campaign_id: Any) -> int:
         if chunk and cursor < limit and started < room:
             enqueue(TASK_FANOUT, str(campaign.pk))  # more room and more recipients: next chunk, next task
         elif not chunk:
+            # No recipient left up to the limit (the last ones were erased before their turn): the run is done.
+            Campaign.objects.filter(pk=campaign.pk).update(fanout_cursor=limit, updated_at=timezone.now())
+            campaign.fanout_cursor = limit
             _complete_check(campaign)
     return started
 
@@ -440,6 +510,10 @@ def campaign_schedule_run(*, campaign: Campaign, now: datetime) -> CampaignRun |
     slot = schedule.cron_latest(campaign.schedule_cron, campaign.schedule_timezone, after, now)
     if slot is None:
         return None
+    withdrawn = render_likeness_problem(template_version=campaign.template_version, brand=campaign.brand)
+    if withdrawn is not None:
+        _schedule_slot_skip(campaign, slot, withdrawn)
+        return None
     try:
         with transaction.atomic():
             locked = (
@@ -462,6 +536,20 @@ def campaign_schedule_run(*, campaign: Campaign, now: datetime) -> CampaignRun |
     return run
 
 
+def _schedule_slot_skip(campaign: Campaign, slot: datetime, reason: str) -> None:
+    """A slot whose renders would show a likeness without consent is passed over, with the reason on the
+    campaign and in the audit log; the next slot tries again (docs/trust.md)."""
+    with transaction.atomic():
+        if Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
+            last_slot=slot,
+            status_reason=f"Slot {slot:%Y-%m-%d %H:%M} UTC skipped: {reason}"[:500],
+            updated_at=timezone.now(),
+        ):
+            _audit(
+                campaign, "campaign.slot_skipped", after={"slot": slot.isoformat(), "reason": reason[:500]}
+            )
+
+
 def campaigns_tick(*, now: datetime | None = None) -> dict[str, int]:
     """Beat, every minute: start due schedule slots; nudge every running campaign's fan-out (a lost message
     or a freed in-flight slot is picked up here at the latest)."""
@@ -473,3 +561,15 @@ def campaigns_tick(*, now: datetime | None = None) -> dict[str, int]:
         enqueue(TASK_FANOUT, str(campaign.pk))
         counts["nudged"] += 1
     return counts
+
+
+def campaign_watch_expiry_set(*, campaign: Campaign, expires_at: datetime | None) -> Campaign:
+    """When the watch pages of the campaign's renders stop answering (410; None: never). Applies to the pages
+    made so far and, through the render-finished receiver, to those of renders still to come."""
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).update(watch_expires_at=expires_at, updated_at=timezone.now())
+        campaign.watch_expires_at = expires_at
+        watch_pages_expire(
+            renders=Render.objects.filter(campaign_link__campaign=campaign), expires_at=expires_at
+        )
+    return campaign

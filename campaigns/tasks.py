@@ -3,13 +3,18 @@ worker dies mid-task, `core.queue.task`; every service here is safe to run twice
 
 from __future__ import annotations
 
-from campaigns import services, webhooks, writeback
+from campaigns import erasure, services, webhooks, writeback
 from core.queue import task
 
 
 @task(services.TASK_FANOUT, queue="cpu")
 def fanout(campaign_id: str) -> None:
     services.campaign_fanout(campaign_id=campaign_id)
+
+
+@task(erasure.TASK_ERASE, queue="cpu")
+def erase_recipient(recipient_id: str, actor: str = "") -> None:
+    erasure.recipient_erase(recipient_id=recipient_id, actor=actor or None)
 
 
 @task("campaigns.tick", queue="cpu")
@@ -32,4 +37,17 @@ def crm_writeback(render_id: str) -> None:
     writeback.writeback_run(render_id=render_id)
 
 
-__all__ = ["crm_writeback", "deliver", "dispatch_due", "fanout", "tick"]
+@task(writeback.TASK_WRITEBACK_ENGAGEMENT, queue="cpu")
+def crm_writeback_engagement(render_id: str) -> None:
+    writeback.writeback_engagement_run(render_id=render_id)
+
+
+__all__ = [
+    "crm_writeback",
+    "crm_writeback_engagement",
+    "deliver",
+    "dispatch_due",
+    "erase_recipient",
+    "fanout",
+    "tick",
+]

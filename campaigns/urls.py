@@ -15,12 +15,22 @@ urlpatterns = [
         apis.CampaignRecipientsApi.as_view(),
         name="campaign-recipients",
     ),
+    path(
+        "campaigns/<str:campaign_id>/recipients/<str:recipient_id>/",
+        apis.CampaignRecipientDetailApi.as_view(),
+        name="campaign-recipient-detail",
+    ),
     path("campaigns/<str:campaign_id>/samples/", apis.CampaignSamplesApi.as_view(), name="campaign-samples"),
     path("campaigns/<str:campaign_id>/approve/", apis.CampaignApproveApi.as_view(), name="campaign-approve"),
     path("campaigns/<str:campaign_id>/launch/", apis.CampaignLaunchApi.as_view(), name="campaign-launch"),
     path("campaigns/<str:campaign_id>/pause/", apis.CampaignPauseApi.as_view(), name="campaign-pause"),
     path("campaigns/<str:campaign_id>/resume/", apis.CampaignResumeApi.as_view(), name="campaign-resume"),
     path("campaigns/<str:campaign_id>/cancel/", apis.CampaignCancelApi.as_view(), name="campaign-cancel"),
+    path(
+        "campaigns/<str:campaign_id>/analytics/",
+        apis.CampaignAnalyticsApi.as_view(),
+        name="campaign-analytics",
+    ),
     path(
         "campaigns/<str:campaign_id>/results.csv",
         apis.CampaignResultsCsvApi.as_view(),

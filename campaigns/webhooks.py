@@ -28,6 +28,7 @@ from standardwebhooks import Webhook
 
 from campaigns.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, WorkspaceCallbackSecret
 from core import outbound
+from core.audit import audit_record, changes
 from core.errors import ApplicationError, ConflictError
 from core.models import Workspace
 from core.queue import enqueue
@@ -73,20 +74,48 @@ def _events_check(events: list[str]) -> None:
 def webhook_endpoint_create(*, workspace: Workspace, url: str, events: list[str]) -> WebhookEndpoint:
     _events_check(events)
     _url_validate(url, field="url")
-    return WebhookEndpoint.objects.create(
-        workspace=workspace, url=url, events=sorted(set(events)), secret=secret_generate()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            workspace=workspace, url=url, events=sorted(set(events)), secret=secret_generate()
+        )
+        _audit(endpoint, "webhook.created", after=_endpoint_snapshot(endpoint))
+    return endpoint
+
+
+def _endpoint_snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """What an audit entry says of an endpoint: never its secret."""
+    return {"url": endpoint.url, "events": list(endpoint.events), "enabled": endpoint.disabled_at is None}
+
+
+def _audit(endpoint: WebhookEndpoint, action: str, *, before: Any = None, after: Any = None) -> None:
+    audit_record(
+        action,
+        workspace=endpoint.workspace_id,
+        object_type="webhook",
+        object_id=endpoint.pk,
+        before=before,
+        after=after,
     )
 
 
 def webhook_endpoint_set_enabled(*, endpoint: WebhookEndpoint, enabled: bool) -> WebhookEndpoint:
     """Switch an endpoint on (clearing why it was off) or off by hand; deliveries due meanwhile fail."""
+    was = endpoint.disabled_at is None
     if enabled:
         endpoint.disabled_at = None
         endpoint.disabled_reason = ""
     elif endpoint.disabled_at is None:
         endpoint.disabled_at = timezone.now()
         endpoint.disabled_reason = DISABLED_BY_HAND
-    endpoint.save(update_fields=["disabled_at", "disabled_reason"])
+    with transaction.atomic():
+        endpoint.save(update_fields=["disabled_at", "disabled_reason"])
+        if was != enabled:
+            _audit(
+                endpoint,
+                "webhook.enabled" if enabled else "webhook.disabled",
+                before={"enabled": was},
+                after={"enabled": enabled},
+            )
     return endpoint
 
 
@@ -100,12 +129,17 @@ def webhook_endpoint_update(
     """Change what is given (the URL, the events, on or off), all checked before anything is saved."""
     if events is not None:
         _events_check(events)
+    was = _endpoint_snapshot(endpoint)
     if url is not None:
         _url_validate(url, field="url")
         endpoint.url = url
     if events is not None:
         endpoint.events = sorted(set(events))
-    endpoint.save(update_fields=["url", "events"])
+    with transaction.atomic():
+        endpoint.save(update_fields=["url", "events"])
+        before, after = changes(was, _endpoint_snapshot(endpoint))
+        if after:
+            _audit(endpoint, "webhook.updated", before=before, after=after)
     if enabled is not None:
         webhook_endpoint_set_enabled(endpoint=endpoint, enabled=enabled)
     return endpoint
@@ -115,7 +149,9 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpo
     """A new signing secret; every attempt from now on (retries of older messages included) is signed with
     it, since a delivery is signed when it is sent."""
     endpoint.secret = secret_generate()
-    endpoint.save(update_fields=["secret"])
+    with transaction.atomic():
+        endpoint.save(update_fields=["secret"])
+        _audit(endpoint, "webhook.secret_rotated")
     return endpoint
 
 
@@ -142,7 +178,9 @@ def webhook_endpoint_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Remove an endpoint and its delivery log; nothing more is sent to it."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+        _audit(endpoint, "webhook.deleted", before=_endpoint_snapshot(endpoint))
 
 
 def _url_validate(url: str, *, field: str) -> None:

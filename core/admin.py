@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from core.billing.models import BillingAccount, CreditEntry
 from core.billing.selectors import ledger_balance
-from core.models import ApiKey, Brand, BrandAsset, Membership, Workspace
+from core.models import ApiKey, AuditEntry, Brand, BrandAsset, Consent, Membership, Workspace
 from core.services import api_key_revoke
 
 
@@ -112,7 +112,16 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
 class BrandAssetInline(ReadOnlyTabularInline):
     model = BrandAsset
-    fields = ("kind", "original_name", "content_type", "size", "sha256", "storage_key", "created_at")
+    fields = (
+        "kind",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "storage_key",
+        "consent",
+        "created_at",
+    )
     ordering = ("-created_at",)
     show_change_link = False
 
@@ -123,6 +132,27 @@ class BrandAdmin(ReadOnlyAdmin):
     list_select_related = ("workspace",)
     search_fields = ("name", "=id", "workspace__name")
     inlines = (BrandAssetInline,)
+
+
+# --- Trust: consents and the audit log (docs/trust.md) -------------------------------------------------------
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ("person_name", "workspace", "uses", "valid_until", "granted_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("workspace",)
+    search_fields = ("=id", "workspace__name")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """Read-only like every page here, and the model refuses changes besides (append-only)."""
+
+    list_display = ("created_at", "workspace", "actor", "action", "object_type", "object_id")
+    list_filter = ("action",)
+    list_select_related = ("workspace",)
+    search_fields = ("=actor", "=object_id", "workspace__name")
 
 
 # --- Billing: accounts and the credit ledger -----------------------------------------------------------------

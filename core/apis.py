@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from core.assets import MAX_UPLOAD_BYTES
 from core.auth import request_workspace
 from core.inputs import InputSerializer
-from core.models import ApiKey, Brand, Membership
+from core.models import ApiKey, Brand, BrandAsset, Membership
 from core.pagination import CursorPagination
 from core.parsers import MultiPartParser
 from core.selectors import (
@@ -30,7 +30,7 @@ from core.services import (
     api_key_create,
     api_key_revoke,
     brand_asset_delete,
-    brand_asset_rename,
+    brand_asset_update,
     brand_asset_upload,
     brand_create,
     brand_delete,
@@ -149,6 +149,17 @@ class AssetOutputSerializer(serializers.Serializer):
     details = serializers.JSONField()
 
 
+class BrandAssetOutputSerializer(AssetOutputSerializer):
+    shows_person = serializers.BooleanField(
+        help_text="Footage that shows a real person (needs their consent)."
+    )
+    consent = serializers.UUIDField(
+        source="consent_id",
+        allow_null=True,
+        help_text="The consent a portrait, voice or footage of a person names.",
+    )
+
+
 def read_upload(upload: Any) -> bytes:
     """At most one byte past the largest asset cap: an oversized upload is refused (by core.assets) without
     being read whole."""
@@ -160,42 +171,66 @@ class BrandAssetUploadApi(APIView):
     parser_classes = [MultiPartParser]
 
     class BrandAssetInputSerializer(InputSerializer):
-        kind = serializers.ChoiceField(choices=["logo", "image", "font", "music", "video"])
+        kind = serializers.ChoiceField(choices=BrandAsset.Kind.values)
         file = serializers.FileField()
+        shows_person = serializers.BooleanField(
+            required=False, default=False, help_text="Footage (kind video) that shows a real person."
+        )
+        consent = serializers.CharField(
+            required=False,
+            default="",
+            allow_blank=True,
+            max_length=100,
+            help_text="A consent id: required for a portrait, a voice, and footage that shows a person.",
+        )
 
     @extend_schema(
         request={"multipart/form-data": BrandAssetInputSerializer},
-        responses={201: AssetOutputSerializer},
+        responses={201: BrandAssetOutputSerializer},
     )
     def post(self, request: Request, brand_id: str) -> Response:
         brand = brand_get_for_workspace(workspace=request_workspace(request), brand_id=brand_id)
         serializer = self.BrandAssetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        upload = serializer.validated_data["file"]
-        data = read_upload(upload)
+        data = serializer.validated_data
+        upload = data["file"]
         asset = brand_asset_upload(
-            brand=brand, kind=serializer.validated_data["kind"], data=data, original_name=upload.name or ""
+            brand=brand,
+            kind=data["kind"],
+            data=read_upload(upload),
+            original_name=upload.name or "",
+            shows_person=data["shows_person"],
+            consent_id=data["consent"] or None,
         )
-        return Response(AssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
+        return Response(BrandAssetOutputSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
 class BrandAssetDetailApi(APIView):
     class BrandAssetUpdateInputSerializer(InputSerializer):
-        name = serializers.CharField(max_length=255)
+        name = serializers.CharField(max_length=255, required=False)
+        shows_person = serializers.BooleanField(required=False)
+        consent = serializers.UUIDField(required=False)
 
-    @extend_schema(responses=AssetOutputSerializer)
+    @extend_schema(responses=BrandAssetOutputSerializer)
     def get(self, request: Request, brand_id: str, asset_id: str) -> Response:
         brand = brand_get_for_workspace(workspace=request_workspace(request), brand_id=brand_id)
-        return Response(AssetOutputSerializer(brand_asset_get(brand=brand, asset_id=asset_id)).data)
+        return Response(BrandAssetOutputSerializer(brand_asset_get(brand=brand, asset_id=asset_id)).data)
 
-    @extend_schema(request=BrandAssetUpdateInputSerializer, responses=AssetOutputSerializer)
+    @extend_schema(request=BrandAssetUpdateInputSerializer, responses=BrandAssetOutputSerializer)
     def patch(self, request: Request, brand_id: str, asset_id: str) -> Response:
+        """Rename it, or say whether footage shows a person and name the consent it then needs."""
         brand = brand_get_for_workspace(workspace=request_workspace(request), brand_id=brand_id)
         asset = brand_asset_get(brand=brand, asset_id=asset_id)
         serializer = self.BrandAssetUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        asset = brand_asset_rename(asset=asset, name=serializer.validated_data["name"])
-        return Response(AssetOutputSerializer(asset).data)
+        data = serializer.validated_data
+        asset = brand_asset_update(
+            asset=asset,
+            name=data.get("name"),
+            shows_person=data.get("shows_person"),
+            consent_id=data.get("consent"),
+        )
+        return Response(BrandAssetOutputSerializer(asset).data)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, brand_id: str, asset_id: str) -> Response:

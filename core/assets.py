@@ -6,17 +6,26 @@ cap, a font must load as TrueType/OpenType, music must demux as an allowed audio
 
 from __future__ import annotations
 
+import hashlib
 import io
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.errors import ApplicationError
+from core.storage import get_storage
 
 MiB = 1024 * 1024
 # Caps: a logo or font over 10 MiB or music over 20 MiB is a mistake, not a brand asset.
 # Brand footage: 100 MiB holds a minute of 1080p at ~13 Mbit/s, more than any scene needs (scenes are at
 # most 60 s, adspec.limits).
 MAX_BYTES = {"logo": 10 * MiB, "image": 10 * MiB, "font": 10 * MiB, "music": 20 * MiB, "video": 100 * MiB}
+# A portrait is checked like a brand picture, a voice recording like music (docs/trust.md).
+MAX_BYTES |= {"portrait": MAX_BYTES["image"], "voice": MAX_BYTES["music"]}
+# Consent evidence: a signed document (PDF, or a scan as PNG/JPEG) or a recorded statement (audio or video);
+# the video cap, since a filmed statement is the largest of them.
+MAX_BYTES["evidence"] = MAX_BYTES["video"]
 MAX_UPLOAD_BYTES = max(MAX_BYTES.values())
 # 4096 x 4096: larger than any frame we compose (1920 px), small enough that decoding is cheap.
 MAX_LOGO_PIXELS = 4096 * 4096
@@ -38,7 +47,13 @@ TOO_MANY_PIXELS = "The logo is larger than 4096x4096 pixels."
 NOT_A_FONT = "The font must be a TrueType or OpenType file."
 NOT_AUDIO = "The music must be MP3, WAV, OGG, FLAC or AAC/M4A audio."
 TOO_LONG = "The music is longer than 10 minutes."
-UNKNOWN_KIND = "Unknown asset kind; use logo, image, font, music or video."
+UNKNOWN_KIND = "Unknown asset kind; use logo, image, portrait, font, music, voice or video."
+NOT_EVIDENCE = (
+    "The evidence must be a signed document (PDF, PNG or JPEG) or a recorded statement (audio, or video of "
+    "at most 60 seconds)."
+)
+# A PDF starts with its version header (ISO 32000-1, 7.5.2); the file is stored and handed back, never parsed.
+PDF_MAGIC = b"%PDF-"
 NOT_VIDEO = "The video must be MP4, MOV or WebM (H.264, HEVC, VP8, VP9 or AV1)."
 VIDEO_TOO_LONG = "The video is longer than 60 seconds."
 VIDEO_TOO_LARGE = "The video is larger than 4096x4096 pixels."
@@ -58,19 +73,60 @@ class CheckedAsset:
     details: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class StoredAsset:
+    checked: CheckedAsset
+    key: str
+    sha256: str
+
+
+def asset_store(*, folder: str, kind: str, data: bytes) -> StoredAsset:
+    """Check an upload (core.assets) and store it under `folder`, content-addressed: the same file uploaded
+    twice is stored once."""
+    checked = asset_check(kind=kind, data=data)
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"{folder}/{kind}-{digest[:32]}.{checked.extension}"
+    storage = get_storage()
+    if not storage.exists(key):
+        with tempfile.TemporaryDirectory(prefix="reelsmith-asset-") as tmp:
+            path = Path(tmp) / f"upload.{checked.extension}"
+            path.write_bytes(data)
+            storage.put_file(key, path, content_type=checked.content_type)
+    return StoredAsset(checked=checked, key=key, sha256=digest)
+
+
 def asset_check(*, kind: str, data: bytes) -> CheckedAsset:
     if kind not in MAX_BYTES:
         raise ApplicationError(UNKNOWN_KIND, fields={"kind": UNKNOWN_KIND})
     if len(data) > MAX_BYTES[kind]:
         message = TOO_LARGE.format(limit=MAX_BYTES[kind] // MiB)
         raise ApplicationError(message, fields={"file": message})
-    if kind in ("logo", "image"):
+    if kind in ("logo", "image", "portrait"):
         return _check_picture(data, kind=kind)
     if kind == "font":
         return _check_font(data)
     if kind == "video":
         return _check_video(data)
+    if kind == "evidence":
+        return _check_evidence(data)
     return _check_music(data)
+
+
+def _check_evidence(data: bytes) -> CheckedAsset:
+    """A PDF by its header; else whichever of picture, audio or video the bytes pass as."""
+    if data.startswith(PDF_MAGIC):
+        return CheckedAsset("evidence", "application/pdf", "pdf", {})
+    for check in (
+        lambda: _check_picture(data, kind="evidence"),
+        lambda: _check_music(data),
+        lambda: _check_video(data),
+    ):
+        try:
+            checked = check()
+        except ApplicationError:
+            continue
+        return CheckedAsset("evidence", checked.content_type, checked.extension, checked.details)
+    raise ApplicationError(NOT_EVIDENCE, fields={"file": NOT_EVIDENCE})
 
 
 def _check_picture(data: bytes, *, kind: str) -> CheckedAsset:

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from core.audit import audit_actor_bind
 from core.models import ApiKey, Membership, Workspace
 from core.selectors import api_key_authenticate, membership_for_user, role_allows, role_refusal
 
@@ -34,6 +35,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_authenticate(raw_key=token.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY)
+        audit_actor_bind(api_key_actor(api_key))  # what the services' audit entries name (core.audit)
         return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:
@@ -76,6 +78,11 @@ def request_actor(request: Request) -> str:
     if request.user is not None and request.user.is_authenticated:
         return f"user:{request.user.get_username()}"
     return "anonymous"
+
+
+def api_key_actor(api_key: ApiKey) -> str:
+    """How the audit log names a key: by its prefix, the part of it that stays readable."""
+    return f"api-key:{api_key.prefix}"
 
 
 def secrets_context(request: Request) -> dict[str, bool]:

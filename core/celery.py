@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import celeryd_after_setup, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
@@ -66,3 +66,37 @@ def task_clock_stop(task_id: str = "", task: Any = None, state: str | None = Non
 
 task_prerun.connect(task_clock_start, dispatch_uid="core.celery.task_clock_start", weak=False)
 task_postrun.connect(task_clock_stop, dispatch_uid="core.celery.task_clock_stop", weak=False)
+
+
+# --- Compose shards -------------------------------------------------------------------------------------------
+# A cpu worker also consumes its share of the `compose.<k>` queues (core.queue.compose_shard_queue), named by
+# REELSMITH_WORKER_COMPOSE_SHARDS: Celery's documented way to add a queue as a worker starts.
+
+
+def worker_compose_shards(*, shards: int, selection: str) -> list[str]:
+    """The shard queues a worker consumes: every one for "all", none for "", else the listed numbers
+    (each below `shards`; anything else is a configuration error, raised at start)."""
+    if shards <= 0 or not selection.strip():
+        return []
+    if selection.strip() == "all":
+        return [f"compose.{k}" for k in range(shards)]
+    chosen = sorted({int(part) for part in selection.split(",") if part.strip()})
+    if any(k < 0 or k >= shards for k in chosen):
+        raise ValueError(f"REELSMITH_WORKER_COMPOSE_SHARDS={selection!r}: each must be 0..{shards - 1}")
+    return [f"compose.{k}" for k in chosen]
+
+
+def compose_shards_consume(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    from django.conf import settings
+
+    queues = instance.app.amqp.queues
+    if "cpu" not in queues.consume_from:  # a gpu worker composes nothing
+        return
+    for name in worker_compose_shards(
+        shards=settings.REELSMITH_COMPOSE_SHARDS, selection=settings.REELSMITH_WORKER_COMPOSE_SHARDS
+    ):
+        queues.select_add(name)
+    logger.info("worker queues", extra={"queues": sorted(queues.consume_from)})
+
+
+celeryd_after_setup.connect(compose_shards_consume, dispatch_uid="core.celery.compose_shards", weak=False)

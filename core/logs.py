@@ -110,6 +110,9 @@ def task_context_bind(
     if task is None:
         return
     context: dict[str, Any] = {"task": task.name, "task_id": task_id}
+    delivery = getattr(task.request, "delivery_info", None) or {}
+    if delivery.get("routing_key"):  # the queue it came from (a compose shard, say); none when run inline
+        context["queue"] = delivery["routing_key"]
     enqueued_by = getattr(task.request, _TASK_HEADER, None)
     if enqueued_by and "request_id" not in get_contextvars():
         context["request_id"] = enqueued_by

@@ -62,9 +62,11 @@ def http_observe(*, method: str, route: str, status: int, seconds: float) -> Non
 
 
 def celery_queue_names() -> list[str]:
-    """Every queue a task is sent to: the default one and each route's."""
+    """Every queue a task is sent to: the default one, each route's, and the compose shards
+    (`compose.<k>`, when REELSMITH_COMPOSE_SHARDS is set: cpu work a scaler must count too)."""
     names = {settings.CELERY_TASK_DEFAULT_QUEUE}
     names.update(route["queue"] for route in settings.CELERY_TASK_ROUTES.values() if "queue" in route)
+    names.update(f"compose.{k}" for k in range(max(0, int(settings.REELSMITH_COMPOSE_SHARDS))))
     return sorted(names)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -72,12 +73,17 @@ def _run_in_thread(task_name: str, args: Sequence[Any]) -> None:
         connections.close_all()  # this thread's connections only
 
 
-def _send(task_name: str, args: Sequence[Any], priority: int | None, countdown: float) -> Future[None] | None:
+def _send(
+    task_name: str, args: Sequence[Any], priority: int | None, countdown: float, queue: str | None = None
+) -> Future[None] | None:
     if settings.CELERY_TASK_ALWAYS_EAGER and settings.REELSMITH_EMBEDDED_WORKER == "thread":
         # The sender's log context (its request id) goes along to the worker thread (core.logs).
         context = contextvars.copy_context()
         return _embedded_executor().submit(context.run, _run_in_thread, task_name, args)
-    _task_by_name(task_name).apply_async(args=list(args), priority=priority, countdown=countdown or None)
+    options: dict[str, Any] = {"queue": queue} if queue else {}
+    _task_by_name(task_name).apply_async(
+        args=list(args), priority=priority, countdown=countdown or None, **options
+    )
     return None
 
 
@@ -88,6 +94,20 @@ def embedded_run(task_name: str, *args: Any) -> Future[None] | None:
     return _send(task_name, args, None, 0)
 
 
-def enqueue(task_name: str, *args: Any, priority: int | None = None, countdown: float = 0) -> None:
-    """Send a task once the current transaction commits (at once outside one). Embedded mode ignores countdown."""
-    transaction.on_commit(functools.partial(_send, task_name, args, priority, countdown))
+def enqueue(
+    task_name: str, *args: Any, priority: int | None = None, countdown: float = 0, queue: str | None = None
+) -> None:
+    """Send a task once the current transaction commits (at once outside one). Embedded mode ignores
+    countdown and queue (one worker runs everything). `queue` overrides the task's own (its routing)."""
+    transaction.on_commit(functools.partial(_send, task_name, args, priority, countdown, queue))
+
+
+def compose_shard_queue(affinity: str) -> str | None:
+    """The `compose.<k>` queue for work that shares cached pieces with all work of the same `affinity`
+    (REELSMITH_COMPOSE_SHARDS shards; None when sharding is off). k is a stable hash, the same in every
+    process and release (SHA-256, never Python's salted hash())."""
+    shards = int(settings.REELSMITH_COMPOSE_SHARDS)
+    if shards <= 0:
+        return None
+    digest = hashlib.sha256(affinity.encode()).digest()
+    return f"compose.{int.from_bytes(digest[:8], 'big') % shards}"

@@ -118,3 +118,12 @@ def member_get_for_workspace(*, workspace: Workspace, member_id: Any) -> Members
     if member is None:
         raise NotFoundError()
     return member
+
+
+def workspace_find(ref: str) -> Workspace | None:
+    """A workspace by its id or its name (support's commands)."""
+    try:
+        found = Workspace.objects.filter(pk=uuid.UUID(ref)).first()
+    except ValueError:
+        found = None
+    return found or Workspace.objects.filter(name=ref).first()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,11 +14,13 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from core.assets import CheckedAsset, asset_check
+# asset_store lives in core.assets (core.consent stores evidence with it); re-exported for its callers.
+from core.assets import StoredAsset, asset_store  # noqa: F401
+from core.audit import audit_record, changes
+from core.consent import consent_for_upload
 from core.errors import ApplicationError, ConflictError
 from core.models import ApiKey, Brand, BrandAsset, Membership, Workspace
 from core.selectors import API_KEY_PREFIX, api_key_hash
-from core.storage import get_storage
 from core.text import name_check
 
 ALREADY_A_MEMBER = "This person is already a member of this workspace."
@@ -48,35 +46,76 @@ def api_key_create(*, workspace: Workspace, name: str) -> tuple[ApiKey, str]:
     name_check(name)
     prefix = secrets.token_hex(4)
     raw_key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(
-        workspace=workspace, name=name, prefix=prefix, key_hash=api_key_hash(raw_key)
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            workspace=workspace, name=name, prefix=prefix, key_hash=api_key_hash(raw_key)
+        )
+        audit_record(
+            "api_key.created",
+            workspace=workspace,
+            object_type="api_key",
+            object_id=api_key.pk,
+            after={"name": name, "prefix": prefix},
+        )
     return api_key, raw_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            audit_record(
+                "api_key.revoked",
+                workspace=api_key.workspace_id,
+                object_type="api_key",
+                object_id=api_key.pk,
+                after={"prefix": api_key.prefix},
+            )
 
 
+def _brand_snapshot(brand: Brand) -> dict[str, Any]:
+    return {"name": brand.name, **brand.colors}
+
+
+@transaction.atomic
 def brand_create(*, workspace: Workspace, name: str, colors: dict[str, str]) -> Brand:
     name_check(name)
-    return Brand.objects.create(
+    brand = Brand.objects.create(
         workspace=workspace,
         name=name,
         color_primary=colors["primary"].upper(),
         color_secondary=colors["secondary"].upper(),
         color_text=colors["text"].upper(),
     )
+    audit_record(
+        "brand.created",
+        workspace=workspace,
+        object_type="brand",
+        object_id=brand.pk,
+        after=_brand_snapshot(brand),
+    )
+    return brand
 
 
+@transaction.atomic
 def brand_update(*, brand: Brand, name: str | None = None, colors: dict[str, str] | None = None) -> Brand:
     """Change what is given: the name, and any of the three colours (the others stay)."""
+    was = _brand_snapshot(brand)
     if name is not None:
         name_check(name)
         brand.name = name
     for key, value in (colors or {}).items():
         setattr(brand, f"color_{key}", value.upper())
     brand.save(update_fields=["name", "color_primary", "color_secondary", "color_text", "updated_at"])
+    before, after = changes(was, _brand_snapshot(brand))
+    if after:
+        audit_record(
+            "brand.updated",
+            workspace=brand.workspace_id,
+            object_type="brand",
+            object_id=brand.pk,
+            before=before,
+            after=after,
+        )
     return brand
 
 
@@ -92,56 +131,104 @@ def brand_delete(*, brand: Brand) -> None:
     Brand.objects.select_for_update().filter(pk=brand.pk).first()  # one delete at a time per brand
     for check in _BRAND_DELETE_CHECKS.values():
         check(brand)
-    Brand.objects.filter(pk=brand.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
+    if Brand.objects.filter(pk=brand.pk, deleted_at__isnull=True).update(deleted_at=timezone.now()):
+        audit_record("brand.deleted", workspace=brand.workspace_id, object_type="brand", object_id=brand.pk)
 
 
-@dataclass(frozen=True)
-class StoredAsset:
-    checked: CheckedAsset
-    key: str
-    sha256: str
+def _asset_snapshot(asset: BrandAsset) -> dict[str, Any]:
+    return {
+        "brand": str(asset.brand_id),
+        "kind": asset.kind,
+        "sha256": asset.sha256,
+        "name": asset.original_name,
+        "shows_person": asset.shows_person,
+        "consent": str(asset.consent_id) if asset.consent_id else None,
+    }
 
 
-def asset_store(*, folder: str, kind: str, data: bytes) -> StoredAsset:
-    """Check an upload (core.assets) and store it under `folder`, content-addressed: the same file uploaded
-    twice is stored once."""
-    checked = asset_check(kind=kind, data=data)
-    digest = hashlib.sha256(data).hexdigest()
-    key = f"{folder}/{kind}-{digest[:32]}.{checked.extension}"
-    storage = get_storage()
-    if not storage.exists(key):
-        with tempfile.TemporaryDirectory(prefix="reelsmith-asset-") as tmp:
-            path = Path(tmp) / f"upload.{checked.extension}"
-            path.write_bytes(data)
-            storage.put_file(key, path, content_type=checked.content_type)
-    return StoredAsset(checked=checked, key=key, sha256=digest)
-
-
-def brand_asset_upload(*, brand: Brand, kind: str, data: bytes, original_name: str = "") -> BrandAsset:
+def brand_asset_upload(
+    *,
+    brand: Brand,
+    kind: str,
+    data: bytes,
+    original_name: str = "",
+    shows_person: bool = False,
+    consent_id: Any = None,
+) -> BrandAsset:
+    """Check and store an upload. A likeness (a `portrait`, a `voice`, footage that `shows_person`) must name
+    a consent that covers this brand and that use (400 naming `consent`: docs/trust.md)."""
+    consent = consent_for_upload(brand=brand, kind=kind, shows_person=shows_person, consent_id=consent_id)
     stored = asset_store(folder=f"brands/{brand.workspace_id}/{brand.pk}", kind=kind, data=data)
-    return BrandAsset.objects.create(
-        brand=brand,
-        kind=kind,
-        storage_key=stored.key,
-        content_type=stored.checked.content_type,
-        size=len(data),
-        sha256=stored.sha256,
-        original_name=original_name[:255],
-        details=stored.checked.details,
-    )
-
-
-def brand_asset_rename(*, asset: BrandAsset, name: str) -> BrandAsset:
-    """The file name shown for an upload (the file itself never changes: assets are content-addressed)."""
-    asset.original_name = name[:255]
-    asset.save(update_fields=["original_name"])
+    with transaction.atomic():
+        asset = BrandAsset.objects.create(
+            brand=brand,
+            kind=kind,
+            storage_key=stored.key,
+            content_type=stored.checked.content_type,
+            size=len(data),
+            sha256=stored.sha256,
+            original_name=original_name[:255],
+            details=stored.checked.details,
+            shows_person=shows_person,
+            consent=consent,
+        )
+        audit_record(
+            "brand_asset.uploaded",
+            workspace=brand.workspace_id,
+            object_type="brand_asset",
+            object_id=asset.pk,
+            after=_asset_snapshot(asset),
+        )
     return asset
 
 
+@transaction.atomic
+def brand_asset_update(
+    *, asset: BrandAsset, name: str | None = None, shows_person: bool | None = None, consent_id: Any = None
+) -> BrandAsset:
+    """Rename an upload (the file itself never changes: assets are content-addressed), or say whether footage
+    shows a person and name the consent it then needs (checked as at upload)."""
+    was = _asset_snapshot(asset)
+    if name is not None:
+        asset.original_name = name[:255]
+    if shows_person is not None or consent_id is not None:
+        showing = asset.shows_person if shows_person is None else shows_person
+        if asset.kind != BrandAsset.Kind.VIDEO and shows_person is not None:
+            shows = "Only footage (kind video) is flagged as showing a person."
+            raise ApplicationError(shows, fields={"shows_person": shows})
+        asset.consent = consent_for_upload(
+            brand=asset.brand,
+            kind=asset.kind,
+            shows_person=showing,
+            consent_id=consent_id or asset.consent_id,
+        )
+        asset.shows_person = showing
+    asset.save(update_fields=["original_name", "shows_person", "consent"])
+    before, after = changes(was, _asset_snapshot(asset))
+    if after:
+        audit_record(
+            "brand_asset.updated",
+            workspace=asset.brand.workspace_id,
+            object_type="brand_asset",
+            object_id=asset.pk,
+            before=before,
+            after=after,
+        )
+    return asset
+
+
+@transaction.atomic
 def brand_asset_delete(*, asset: BrandAsset) -> None:
     """Remove an upload: the brand's previous asset of that kind becomes current again, or none. The stored
     file stays (content-addressed, it may be another upload's too; renders made with it are already made)."""
-    BrandAsset.objects.filter(pk=asset.pk).delete()
+    if BrandAsset.objects.filter(pk=asset.pk).delete()[0]:
+        audit_record(
+            "brand_asset.deleted",
+            workspace=asset.brand.workspace_id,
+            object_type="brand_asset",
+            object_id=asset.pk,
+            before=_asset_snapshot(asset),
+        )
 
 
 def _role_check(role: str) -> None:
@@ -162,7 +249,15 @@ def member_invite(*, workspace: Workspace, email: str, role: str) -> Membership:
         user = user_model.objects.create_user(username=email, email=email, password=None)
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise ConflictError(ALREADY_A_MEMBER, fields={"email": ALREADY_A_MEMBER})
-    return Membership.objects.create(workspace=workspace, user=user, role=role)
+    member = Membership.objects.create(workspace=workspace, user=user, role=role)
+    audit_record(
+        "member.invited",
+        workspace=workspace,
+        object_type="member",
+        object_id=member.pk,
+        after={"user": email, "role": role},
+    )
+    return member
 
 
 def member_password_set_path(*, member: Membership) -> str:
@@ -193,6 +288,15 @@ def member_role_change(*, member: Membership, role: str) -> Membership:
     if member.role == Membership.Role.OWNER and role != Membership.Role.OWNER and not _owners_left(member):
         raise ConflictError(LAST_OWNER, fields={"role": LAST_OWNER})
     Membership.objects.filter(pk=member.pk).update(role=role)
+    if member.role != role:
+        audit_record(
+            "member.role_changed",
+            workspace=member.workspace_id,
+            object_type="member",
+            object_id=member.pk,
+            before={"role": member.role},
+            after={"role": role},
+        )
     member.role = role
     return member
 
@@ -202,3 +306,10 @@ def member_remove(*, member: Membership) -> None:
     if member.role == Membership.Role.OWNER and not _owners_left(member):
         raise ConflictError(LAST_OWNER)
     Membership.objects.filter(pk=member.pk).delete()
+    audit_record(
+        "member.removed",
+        workspace=member.workspace_id,
+        object_type="member",
+        object_id=member.pk,
+        before={"user": member.user.get_username(), "role": member.role},
+    )

@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who is acting and the hash of their address, for the audit entries the services write (core.audit).
+    "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -326,6 +328,9 @@ REELSMITH_DEFAULT_MODEL = env_str("REELSMITH_DEFAULT_MODEL", "tiny-sd")
 REELSMITH_DEFAULT_VIDEO_MODEL = env_str("REELSMITH_DEFAULT_VIDEO_MODEL", "tiny-wan")
 # The voice of a scene's `voice` that names none (adspec/voices.py); render/speech reads the same variable.
 REELSMITH_DEFAULT_VOICE = env_str("REELSMITH_DEFAULT_VOICE", "espeak-en")
+# What checks the texts, prompts and values of a render before it is accepted (templates/moderation.py): a
+# dotted path to a class or factory of a `templates.moderator.Moderator`; loaded when the app starts.
+REELSMITH_MODERATOR = env_str("REELSMITH_MODERATOR") or "templates.moderator.WordListModerator"
 # Work a worker holds is leased: a heartbeat renews the lease every REELSMITH_HEARTBEAT_SECONDS while it works,
 # and the reconciler hands back work whose lease was not renewed for REELSMITH_RENDER_LEASE_SECONDS (renders
 # that have not moved, Generations claimed by a batch): docs/reliability.md R1, render/services/lease.py.
@@ -352,6 +357,13 @@ if REELSMITH_VIDEO_ENCODER not in {"libx264", "h264_nvenc"}:
 # ~120 MB, docs/benchmarks.md) besides the segments.
 REELSMITH_LOCAL_CACHE_DIR = env_str("REELSMITH_LOCAL_CACHE_DIR") or str(VAR_DIR / "cache")
 REELSMITH_LOCAL_CACHE_BYTES = env_int("REELSMITH_LOCAL_CACHE_BYTES", 10 * 1024**3)
+# Campaign renders of one template version and brand share their segments; with K > 0 shards their compose
+# tasks go to queue `compose.<k>` (k fixed by the pair), so they meet the cpu workers whose cache already
+# holds those segments (docs/architecture.md "Campaign renders meet warm caches"). 0: everything on `cpu`.
+REELSMITH_COMPOSE_SHARDS = env_int("REELSMITH_COMPOSE_SHARDS", 0)
+# Which of those shard queues a cpu worker consumes besides `cpu`: "all" (the default, so no shard is ever
+# without a consumer), "" for none, or a list such as "0,1".
+REELSMITH_WORKER_COMPOSE_SHARDS = env_str("REELSMITH_WORKER_COMPOSE_SHARDS", "all")
 # Outbound calls (callback URLs, CRM assets) may reach private addresses only when this is on (tests, dev).
 OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 
@@ -373,6 +385,15 @@ REELSMITH_WEBHOOK_RETRY_SCHEDULE = [
 ]
 # One delivery attempt's connect + read timeout (seconds); Svix and Stripe allow receivers 15 s or less.
 REELSMITH_WEBHOOK_TIMEOUT = env_int("REELSMITH_WEBHOOK_TIMEOUT", 10)
+
+# --- Watch pages (render/watch, docs/watch-pages.md) -----------------------------------------------------------
+
+# A watch page's lookup (render, brand, outputs, CTA) is cached this long (seconds); revoking a page or
+# changing its expiry drops it at once, so this only bounds how stale an unforeseen change can be.
+REELSMITH_WATCH_CACHE_SECONDS = env_int("REELSMITH_WATCH_CACHE_SECONDS", 300)
+# Engagement events one watch page accepts (DRF rate syntax, or `off`). One viewing sends at most 7 (view,
+# play, 4 progress marks, CTA), so 300 a minute is about 40 viewings a minute of one recipient's video.
+REELSMITH_WATCH_EVENT_RATE = env_str("REELSMITH_WATCH_EVENT_RATE", "300/minute")
 
 # --- Stripe ---------------------------------------------------------------------------------------------------
 
@@ -424,6 +445,8 @@ CELERY_BEAT_SCHEDULE["billing-report-usage"] = {"task": "billing.report_usage", 
 # Schedule slots and fan-out nudges (campaigns), and webhook retries that came due.
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "campaigns.tick", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["webhooks-dispatch-due"] = {"task": "webhooks.dispatch_due", "schedule": 15.0}
+# Consents that ran out: what was made with their assets is canceled and erased within a minute (core.consent).
+CELERY_BEAT_SCHEDULE["consents-expire"] = {"task": "consents.expire", "schedule": 60.0}
 
 # Embedded mode only: run tasks on a background thread (`thread`, so the API answers at once) or right after
 # the commit in the caller's thread (`sync`, deterministic for tests).

@@ -52,6 +52,8 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def delete_prefix(self, prefix: str) -> int: ...
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -116,6 +118,21 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix/` (a workspace's folder); returns how many."""
+        folder = self._path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return 0
+        count = 0
+        for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders that hold them
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
+                count += 1
+        folder.rmdir()
+        return count
 
 
 class S3Storage:
@@ -193,6 +210,22 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=_safe_key(key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix/` (a workspace's folder), a listed page at a time; returns how many."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        count = 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=_safe_key(prefix.rstrip("/")) + "/"):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                # A listed page holds at most 1000 keys, DeleteObjects' own limit (S3 API reference).
+                result = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                )
+                if result.get("Errors"):
+                    raise OSError(f"deleting under {prefix}: {result['Errors'][0]}")
+                count += len(keys)
+        return count
 
 
 @functools.cache

@@ -53,3 +53,16 @@ def name_check(value: str, *, field: str = "name") -> None:
     problem = name_problem(value)
     if problem is not None:
         raise ApplicationError(problem, fields={field: problem})
+
+
+# Cells starting with these are formulas to Excel, LibreOffice and Google Sheets (OWASP "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A value as a cell of a CSV we hand out (results.csv, the audit export): a formula is shown as text,
+    never evaluated."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from core import apis, health
+from core import apis, health, trust_apis
 from core.billing.webhooks import stripe_webhook
 from core.media import media_serve
 from core.metrics import metrics_view
@@ -26,6 +26,12 @@ api_v1: list[URLPattern | URLResolver] = [
     path("api-keys/<str:api_key_id>/revoke/", apis.ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("members/", apis.MembersApi.as_view(), name="members"),
     path("members/<str:member_id>/", apis.MemberDetailApi.as_view(), name="member-detail"),
+    path("audit/", trust_apis.AuditApi.as_view(), name="audit"),
+    path("audit.csv", trust_apis.AuditCsvApi.as_view(), name="audit-csv"),
+    path("consents/", trust_apis.ConsentsApi.as_view(), name="consents"),
+    path("consents/<str:consent_id>/", trust_apis.ConsentDetailApi.as_view(), name="consent-detail"),
+    path("consents/<str:consent_id>/revoke/", trust_apis.ConsentRevokeApi.as_view(), name="consent-revoke"),
+    path("workspace/delete/", trust_apis.WorkspaceDeleteApi.as_view(), name="workspace-delete"),
     path("", include("templates.urls")),
     path("", include("render.urls")),
     path("", include("core.billing.urls")),
@@ -44,6 +50,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     # CRM workflow calls: authenticated by the integration's signature, not an API key (campaigns.crm).
     path("inbound/", include("campaigns.inbound_urls")),
+    # A render's public watch page: no key, no session, the token is the secret (render.watch).
+    path("w/", include("render.watch_urls")),
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),

@@ -10,19 +10,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.apis import read_upload
 from core.auth import request_workspace
 from core.errors import ApplicationError, NotFoundError
 from core.inputs import InputSerializer
 from core.models import Membership, Workspace
 from core.outbound import url_validate
 from core.pagination import CursorPagination
+from core.parsers import MultiPartParser
 from core.schema import error_responses
 from core.selectors import brand_get_for_workspace
 from render.models import Render, RenderStatus
 from render.pricing import template_cost
 from render.selectors import render_get_for_workspace, render_list, render_output_urls, render_urls
 from render.services import render_cancel, render_request
+from render.services.images import uploaded_image_store
 from render.services.preview import preview_brand_get, template_preview
+from render.watch.selectors import render_engagement, render_watch_links
+from render.watch.services import watch_page_revoke
+from templates.apis import AuthorSerializer
 from templates.selectors import template_get_for_workspace, template_usable_check, template_version_get
 
 NO_SUCH_TEMPLATE = "No such template."
@@ -41,6 +47,34 @@ class RenderFormatOutputSerializer(serializers.Serializer):
     poster_url = serializers.CharField(allow_null=True)
     gif_url = serializers.CharField(allow_null=True)
     captions_url = serializers.CharField(allow_null=True)
+
+
+class RenderWatchOutputSerializer(serializers.Serializer):
+    """Links that never expire, for an email: the watch page's poster and GIF (redirects to fresh storage
+    URLs), and the GIF (else poster) linking to the page as HTML."""
+
+    poster_url = serializers.CharField(allow_null=True)
+    gif_url = serializers.CharField(allow_null=True)
+    email_html = serializers.CharField(allow_null=True)
+
+
+class RenderEngagementOutputSerializer(serializers.Serializer):
+    """What viewers did on the render's watch page (docs/watch-pages.md)."""
+
+    views = serializers.IntegerField()
+    unique_viewers = serializers.IntegerField(help_text="Distinct viewers per day, summed over days.")
+    plays = serializers.IntegerField()
+    play_rate = serializers.FloatField(help_text="plays / views")
+    avg_watch_percent = serializers.FloatField(help_text="How far plays got, in quarters of the video.")
+    completions = serializers.IntegerField()
+    completion_rate = serializers.FloatField(help_text="completions / plays")
+    cta_clicks = serializers.IntegerField()
+    click_rate = serializers.FloatField(help_text="cta_clicks / views")
+    bot_hits = serializers.IntegerField(
+        help_text="Fetches by bots, link unfurlers and prefetches: not views."
+    )
+    first_viewed_at = serializers.DateTimeField(allow_null=True)
+    last_event_at = serializers.DateTimeField(allow_null=True)
 
 
 class _GroupIdField(serializers.UUIDField):
@@ -68,11 +102,25 @@ class RenderOutputSerializer(serializers.Serializer):
     campaign = _GroupIdField(source="campaign_id", allow_null=True)
     external_id = serializers.CharField()
     variables = serializers.JSONField()
+    credits = AuthorSerializer(
+        source="template_version.authors", many=True, help_text="The template version's authors and roles."
+    )
     outputs = serializers.SerializerMethodField()
+    watch_url = serializers.SerializerMethodField(
+        help_text="The render's watch page: a link that never expires."
+    )
+    watch = serializers.SerializerMethodField()
+    engagement = serializers.SerializerMethodField()
+    outputs_erased_at = serializers.DateTimeField(
+        allow_null=True, help_text="When its files were deleted (a consent withdrawn, a recipient erased)."
+    )
+    outputs_erased_reason = serializers.CharField()
 
     def to_representation(self, instance: Render) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
-        data["error"] = instance.error or None if instance.status == RenderStatus.FAILED else None
+        # A canceled render says why when something other than a person canceled it (a withdrawn consent).
+        shown = (RenderStatus.FAILED, RenderStatus.CANCELED)
+        data["error"] = instance.error or None if instance.status in shown else None
         return data
 
     def get_video_url(self, render: Render) -> str | None:
@@ -84,6 +132,21 @@ class RenderOutputSerializer(serializers.Serializer):
     @extend_schema_field(RenderFormatOutputSerializer(many=True))
     def get_outputs(self, render: Render) -> list[dict[str, Any]]:
         return RenderFormatOutputSerializer(render_output_urls(render), many=True).data  # type: ignore[return-value]
+
+    def get_watch_url(self, render: Render) -> str | None:
+        return render_watch_links(render)["watch_url"]
+
+    @extend_schema_field(RenderWatchOutputSerializer(allow_null=True))
+    def get_watch(self, render: Render) -> dict[str, Any] | None:
+        links = render_watch_links(render)
+        if links["watch_url"] is None:
+            return None
+        return {key: links[key] for key in ("poster_url", "gif_url", "email_html")}
+
+    @extend_schema_field(RenderEngagementOutputSerializer(allow_null=True))
+    def get_engagement(self, render: Render) -> dict[str, Any] | None:
+        engagement = render_engagement(render)
+        return RenderEngagementOutputSerializer(engagement).data if engagement is not None else None
 
 
 def resolve_template_and_brand(
@@ -186,6 +249,16 @@ class RenderCancelApi(APIView):
         return Response(RenderOutputSerializer(render).data, status=status.HTTP_202_ACCEPTED)
 
 
+class RenderWatchRevokeApi(APIView):
+    @extend_schema(request=None, responses=RenderOutputSerializer)
+    def post(self, request: Request, render_id: str) -> Response:
+        """The render's watch page stops answering for good (404); the render and its files stay."""
+        render = render_get_for_workspace(workspace=request_workspace(request), render_id=render_id)
+        watch_page_revoke(render=render)
+        render = render_get_for_workspace(workspace=request_workspace(request), render_id=render_id)
+        return Response(RenderOutputSerializer(render).data)
+
+
 class TemplatePreviewApi(APIView):
     """`templates/{id}/preview/` is render's (templates sits below render and cannot draw a frame)."""
 
@@ -244,3 +317,27 @@ class TemplatePreviewApi(APIView):
             "cost": template_cost(spec=version.spec),
         }
         return Response(body)
+
+
+class ImageUploadApi(APIView):
+    """A recipient's picture uploaded for an `image` variable: the answer's `reference` is the value to
+    give the variable (in a render's `variables`, or a campaign recipient's)."""
+
+    parser_classes = [MultiPartParser]
+
+    class ImageInputSerializer(InputSerializer):
+        file = serializers.FileField(help_text="A PNG or JPEG, at most 10 MiB and 4096x4096 pixels.")
+
+    class ImageOutputSerializer(serializers.Serializer):
+        reference = serializers.CharField(help_text="`upload:<sha256>.png|jpg`: an image variable's value.")
+
+    @extend_schema(
+        request={"multipart/form-data": ImageInputSerializer},
+        responses={201: ImageOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.ImageInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = read_upload(serializer.validated_data["file"])
+        reference = uploaded_image_store(workspace_id=request_workspace(request).pk, data=data)
+        return Response({"reference": reference}, status=status.HTTP_201_CREATED)

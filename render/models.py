@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from core.models import Brand, Workspace
 from templates.models import TemplateVersion
@@ -73,6 +74,10 @@ class Render(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when the render's output files were deleted (erasure, consent withdrawn): the render row stays, its
+    # watch page answers 410.
+    outputs_erased_at = models.DateTimeField(null=True, blank=True)
+    outputs_erased_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [
@@ -177,3 +182,98 @@ class GenerationBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} batch of {self.size}"
+
+
+# --- Watch pages (docs/watch-pages.md) ------------------------------------------------------------------------
+
+
+class WatchPage(models.Model):
+    """The stable link a recipient gets for one render: `/w/<token>`. Made when the render succeeds.
+
+    The token is the only secret (≥128 bits from `secrets`, render/watch/services.py); revoking or expiring a
+    page makes `/w/<token>` answer 404/410 while the render and its files stay. The engagement counters are the
+    page's totals, kept by F() updates as events arrive; `WatchDaily` holds the same counters per day.
+    """
+
+    render = models.OneToOneField(Render, on_delete=models.CASCADE, related_name="watch_page")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0)
+    unique_viewers = models.PositiveIntegerField(default=0)
+    plays = models.PositiveIntegerField(default=0)
+    progress_25 = models.PositiveIntegerField(default=0)
+    progress_50 = models.PositiveIntegerField(default=0)
+    progress_75 = models.PositiveIntegerField(default=0)
+    progress_100 = models.PositiveIntegerField(default=0)
+    cta_clicks = models.PositiveIntegerField(default=0)
+    bot_hits = models.PositiveIntegerField(default=0)
+    # Set once, by the first view / first CTA click (a conditional update: `video.viewed` and `cta.clicked`
+    # are told once per render).
+    first_viewed_at = models.DateTimeField(null=True, blank=True)
+    first_clicked_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"watch page of {self.render_id}"
+
+
+class WatchEventKind(models.TextChoices):
+    VIEW = "view"
+    PLAY = "play"
+    PROGRESS_25 = "progress_25"
+    PROGRESS_50 = "progress_50"
+    PROGRESS_75 = "progress_75"
+    PROGRESS_100 = "progress_100"
+    CTA = "cta"
+
+
+class WatchEvent(models.Model):
+    """One thing a viewer did on a watch page. No IP: `viewer` is a hash of address and user agent with a salt
+    that rotates daily; `session` is the random id the page's script made for this viewing. Both are NULL when
+    the browser asked not to be tracked (DNT / Sec-GPC): the event is counted, anonymously."""
+
+    page = models.ForeignKey(WatchPage, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=WatchEventKind.choices)
+    session = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  NULL: not deduplicated
+    viewer = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "session", "kind"],
+                condition=models.Q(session__isnull=False),
+                name="watch_event_once_per_session",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["page", "viewer"]),
+            models.Index(fields=["page", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.page_id}"
+
+
+class WatchDaily(models.Model):
+    """A watch page's counters for one UTC day: what the analytics read (never the events)."""
+
+    page = models.ForeignKey(WatchPage, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    views = models.PositiveIntegerField(default=0)
+    unique_viewers = models.PositiveIntegerField(default=0)
+    plays = models.PositiveIntegerField(default=0)
+    progress_25 = models.PositiveIntegerField(default=0)
+    progress_50 = models.PositiveIntegerField(default=0)
+    progress_75 = models.PositiveIntegerField(default=0)
+    progress_100 = models.PositiveIntegerField(default=0)
+    cta_clicks = models.PositiveIntegerField(default=0)
+    bot_hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "day"], name="watch_daily_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.page_id} on {self.day}"

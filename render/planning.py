@@ -222,6 +222,10 @@ class BrandFiles:
     logo: Path | None
     music: Path | None
     image: Path | None = None  # the brand picture uploaded as kind `image`
+    # A real person's picture and voice recording (kinds `portrait`, `voice`): fetched only for a render whose
+    # spec names them and whose consent holds (render.likeness).
+    portrait: Path | None = None
+    voice: Path | None = None
     # The brand's footage (asset kind `video`), transcoded to a clip (render/services/brand_video.py).
     video: GeneratedClip | None = None
     # This recipient's pictures by image variable (render/services/images.py): fetched, or the variable's
@@ -229,11 +233,11 @@ class BrandFiles:
     recipient_images: dict[str, Path] = field(default_factory=dict)
 
     def picture(self, name: str) -> Path | None:
-        """`brand.logo`, `brand.image` or `{{variable}}`: the file, or None when there is none."""
+        """`brand.logo`, `brand.image`, `brand.portrait` or `{{variable}}`: the file, or None when there is none."""
         variable = image_field(name)
         if variable is not None:
             return self.recipient_images.get(variable)
-        return {"brand.logo": self.logo, "brand.image": self.image}.get(name)
+        return {"brand.logo": self.logo, "brand.image": self.image, "brand.portrait": self.portrait}.get(name)
 
 
 def resolve_color(value: str, colors: dict[str, str]) -> str:
@@ -407,10 +411,16 @@ def composition_plan(
     )
     audio_spec = spec.get("audio")
     audio = None
-    # `brand.music` is the track to play: the brand's, or the template's (`render_compose` swaps it in).
-    if audio_spec and audio_spec.get("music", "brand") in ("brand", "template") and brand.music is not None:
+    # `brand.music` is the track to play: the brand's, or the template's (`render_compose` swaps it in); or
+    # the brand's recorded voice (`"music": "brand.voice"`).
+    track = brand.voice if audio_spec and audio_spec.get("music") == "brand.voice" else brand.music
+    if (
+        audio_spec
+        and audio_spec.get("music", "brand") in ("brand", "template", "brand.voice")
+        and track is not None
+    ):
         audio = Audio(
-            path=brand.music,
+            path=track,
             volume=float(audio_spec.get("volume", 1.0)),
             fade_in=float(audio_spec.get("fade_in", 0.0)),
             fade_out=float(audio_spec.get("fade_out", DEFAULT_AUDIO_FADE_OUT)),

@@ -13,6 +13,8 @@ from typing import Any
 from core.billing.ledger import charge_capture, charge_release
 from render.models import Render, RenderStatus
 from render.pricing import render_cost_actual
+from render.services.erasure import render_likeness_withdraw
+from render.watch.services import watch_page_ensure
 
 
 def on_render_finished(sender: Any, *, render_id: Any, status: str, **kwargs: Any) -> None:
@@ -22,3 +24,19 @@ def on_render_finished(sender: Any, *, render_id: Any, status: str, **kwargs: An
         return
     spec = Render.objects.select_related("template_version").get(pk=render_id).template_version.spec
     charge_capture(reference=reference, credits=render_cost_actual(render_id=render_id, spec=spec))
+
+
+def on_render_succeeded_watch_page(sender: Any, *, render_id: Any, status: str, **kwargs: Any) -> None:
+    """Every succeeded render has its watch page from the moment it succeeds, made in the same transaction
+    (so the first webhook, results.csv and the API already carry its link). Receivers above may make it first
+    (`watch_page_ensure` is get-or-create)."""
+    if status == RenderStatus.SUCCEEDED:
+        watch_page_ensure(render_id=render_id)
+
+
+def on_likeness_withdrawn(
+    sender: Any, *, asset_ids: list[Any], references: list[str], reason: str, **kwargs: Any
+) -> None:
+    """A consent was revoked or ran out (core.signals.likeness_withdrawn): cancel what still renders with its
+    likeness, erase what was made with it (render.services.erasure)."""
+    render_likeness_withdraw(asset_ids=asset_ids, references=references, reason=reason)

@@ -35,7 +35,7 @@ def render_list(
     groups: Mapping[str, Any] | None = None,
     created_on: date | None = None,
 ) -> QuerySet[Render]:
-    renders = Render.objects.filter(workspace=workspace).select_related("template_version")
+    renders = Render.objects.filter(workspace=workspace).select_related("template_version", "watch_page")
     renders = renders.annotate(**{f"{name}_id": F(lookup) for name, lookup in _GROUP_LOOKUPS.items()})
     if status:
         renders = renders.filter(status=status)

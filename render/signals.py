@@ -12,3 +12,9 @@ from django.dispatch import Signal
 
 # Sent with keyword arguments: render_id (UUID), workspace_id (UUID), status (str).
 render_finished = Signal()
+
+# Sent after a watch page's view or CTA click is recorded (not a duplicate, not a bot), inside the transaction
+# that recorded it, with keyword arguments: render_id (UUID), workspace_id (UUID), kind ("view" or "cta"),
+# first (bool: the render's first view / first click ever). Campaigns sends `video.viewed` / `cta.clicked`
+# and writes the counts back to the CRM (campaigns/receivers.py).
+watch_engaged = Signal()

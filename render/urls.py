@@ -10,6 +10,12 @@ urlpatterns = [
     path("renders/", apis.RendersApi.as_view(), name="renders"),
     path("renders/<str:render_id>/", apis.RenderDetailApi.as_view(), name="render-detail"),
     path("renders/<str:render_id>/cancel/", apis.RenderCancelApi.as_view(), name="render-cancel"),
+    path(
+        "renders/<str:render_id>/watch/revoke/",
+        apis.RenderWatchRevokeApi.as_view(),
+        name="render-watch-revoke",
+    ),
+    path("images/", apis.ImageUploadApi.as_view(), name="images"),
     # A template's preview is drawn by render's compositor (templates sits below render).
     path("templates/<str:template_id>/preview/", apis.TemplatePreviewApi.as_view(), name="template-preview"),
 ]

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from adspec.vocabulary import IMAGE_URL, MERGE_FIELD
+from adspec.vocabulary import IMAGE_UPLOAD, IMAGE_URL, MERGE_FIELD
 from adspec.voices import VOICES, text_unsayable
 from core.errors import ApplicationError
 from core.text import SURROGATE_RE
 from templates.spec_checks import REQUIRED, FieldErrors
 
 VARIABLES_INVALID = "The variables are invalid."
+IMAGE_VALUE = (
+    "Must be an http or https URL of a PNG or JPEG picture, or an uploaded picture's reference "
+    "(`upload:<sha256>.png`, from POST /api/v1/images/)."
+)
 
 
 def _valid_text_value(value: str) -> bool:
@@ -70,8 +74,8 @@ def variables_resolve(
         if not _valid_text_value(value):
             errors.add(f"{path}.{name}", "Must not contain control characters or invalid Unicode.")
             continue
-        if decl.get("type") == "image" and not IMAGE_URL.fullmatch(value):
-            errors.add(f"{path}.{name}", "Must be an http or https URL of a PNG or JPEG picture.")
+        if decl.get("type") == "image" and not (IMAGE_URL.fullmatch(value) or IMAGE_UPLOAD.fullmatch(value)):
+            errors.add(f"{path}.{name}", IMAGE_VALUE)
             continue
         unsayable = _unsayable(value, decl.get("voices", ()))
         if unsayable is not None:

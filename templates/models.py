@@ -8,6 +8,7 @@ from typing import Any
 from django.db import models
 
 from core.models import Workspace
+from templates.moderator import DEFAULT_LANGUAGES
 
 
 class AdTemplate(models.Model):
@@ -55,6 +56,9 @@ class TemplateVersion(models.Model):
     spec = models.JSONField()
     # The declared variables, denormalised from the spec for validation at request time.
     variables = models.JSONField()
+    # The people who made this version: [{"name", "role"}], credited in the API and in each output's C2PA
+    # manifest (docs/template-spec.md "Authors").
+    authors = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -69,3 +73,23 @@ class TemplateVersion(models.Model):
         if not self._state.adding:
             raise ValueError("template versions are immutable; create a new version instead")
         super().save(*args, **kwargs)
+
+
+def _default_languages() -> list[str]:
+    return list(DEFAULT_LANGUAGES)
+
+
+class WorkspaceModeration(models.Model):
+    """A workspace's moderation choices (templates/moderation.py): the built-in word lists that apply (by
+    language) and its own block and allow lists, as typed. No row: English only, no lists of its own."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, primary_key=True, related_name="moderation"
+    )
+    languages = models.JSONField(default=_default_languages)
+    block = models.JSONField(default=list)
+    allow = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"moderation of {self.workspace_id}"

@@ -9,7 +9,7 @@ from django.db.models import F, QuerySet
 from core.errors import ApplicationError, NotFoundError
 from core.models import Workspace
 from core.selectors import parse_id
-from templates.models import AdTemplate, TemplateVersion
+from templates.models import AdTemplate, TemplateVersion, WorkspaceModeration
 
 NO_SUCH_VERSION = "This template has no version {version}."
 TEMPLATE_ARCHIVED = "This template is archived; restore it to make new renders and campaigns with it."
@@ -63,3 +63,9 @@ def template_version_get(
         message = NO_SUCH_VERSION.format(version=number)
         raise ApplicationError(message, fields={field: message})
     return found
+
+
+def moderation_lists_get(*, workspace: Workspace) -> WorkspaceModeration:
+    """The workspace's moderation choices; the defaults (unsaved, `updated_at` None) when it has made none."""
+    found = WorkspaceModeration.objects.filter(workspace=workspace).first()
+    return found if found is not None else WorkspaceModeration(workspace=workspace)

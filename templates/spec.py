@@ -16,6 +16,7 @@ from adspec.limits import (
     DEFAULT_FPS,
     DEFAULT_MAX_LENGTH,
     MAX_AUDIO_FADE_SECONDS,
+    MAX_CTA_LABEL,
     MAX_DECORATION,
     MAX_FORMATS,
     MAX_FPS,
@@ -28,6 +29,7 @@ from adspec.limits import (
     MAX_TEXT,
     MAX_TOTAL_SECONDS,
     MAX_TRANSITION_SECONDS,
+    MAX_URL,
     MAX_VARIABLES,
     MAX_VOLUME,
     MIN_FRAME_SIDE,
@@ -36,6 +38,7 @@ from adspec.limits import (
 from adspec.vocabulary import (
     ALIGNS,
     ANIMATIONS,
+    BRAND_VOICE,
     FORMAT_NAME,
     IMAGE_FITS,
     LAYER_TYPES,
@@ -53,6 +56,7 @@ from templates.spec_checks import (
     check_box,
     check_color,
     check_dict,
+    check_http_url_template,
     check_keys,
     check_number,
     check_text,
@@ -308,6 +312,21 @@ def _validate_layer(
         check_box(layer["box"], f"{path}.box", errors)
 
 
+def _validate_cta(value: Any, errors: FieldErrors, used: dict[str, str]) -> None:
+    """`"cta": {"label", "url"}`: the watch page's button (docs/watch-pages.md), both with merge fields."""
+    cta = check_dict(value, "spec.cta", errors)
+    if cta is None:
+        return
+    check_keys(cta, {"label", "url"}, "spec.cta", errors)
+    for key in ("label", "url"):
+        if key not in cta:
+            errors.add(f"spec.cta.{key}", REQUIRED)
+    if "label" in cta:
+        check_text(cta, "label", "spec.cta", errors, MAX_CTA_LABEL, used)
+    if "url" in cta:
+        check_http_url_template(cta["url"], "spec.cta.url", errors, MAX_URL, used)
+
+
 def _scene_duration(
     scene: dict[str, Any], path: str, errors: FieldErrors, used: dict[str, str]
 ) -> float | None:
@@ -347,6 +366,7 @@ def spec_validate(
             "subtitles",
             "name",
             "description",
+            "cta",
         },
         "spec",
         errors,
@@ -407,8 +427,8 @@ def spec_validate(
             if key in audio:
                 check_number(audio, key, "spec.audio", errors, 0.0, MAX_AUDIO_FADE_SECONDS)
         music = audio.get("music", "brand")
-        if music not in ("brand", "template", None):
-            errors.add("spec.audio.music", "Must be brand, template or null.")
+        if music not in ("brand", "template", BRAND_VOICE, None):
+            errors.add("spec.audio.music", f"Must be brand, template, {BRAND_VOICE} or null.")
         if music == "template" and audio.get("track") not in template_tracks:
             errors.add("spec.audio.track", NO_SUCH_TRACK)
         elif music != "template" and "track" in audio:
@@ -416,6 +436,8 @@ def spec_validate(
         if "volume" in audio:
             check_number(audio, "volume", "spec.audio", errors, 0.0, MAX_VOLUME)
 
+    if "cta" in spec:
+        _validate_cta(spec["cta"], errors, used)
     if not isinstance(spec.get("subtitles", False), bool):
         errors.add("spec.subtitles", "Must be true or false.")
     note_spoken_variables(scenes, declared)

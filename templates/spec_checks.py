@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
 from adspec.limits import (
     BOX_SLACK,
@@ -101,3 +102,35 @@ def check_text(
         return
     for name in MERGE_FIELD.findall(value):
         used.setdefault(name, f"{path}.{key}")
+
+
+HTTP_URL_TEMPLATE = (
+    "Must be an http or https URL of at most {limit} characters, its host written out (merge fields may "
+    "follow the host: https://cal.example.com/{{{{rep}}}})."
+)
+
+
+def check_http_url_template(
+    value: Any, path: str, errors: FieldErrors, limit: int, used: dict[str, str]
+) -> None:
+    """An absolute http(s) URL that may hold `{{merge fields}}` after its host, never in the scheme or host: a
+    recipient's value can change the path or the query, never where the link goes (merged values are
+    percent-encoded by whoever fills them in, `render/watch/selectors.py`)."""
+    if not isinstance(value, str) or not value or len(value) > limit or any(c.isspace() for c in value):
+        errors.add(path, HTTP_URL_TEMPLATE.format(limit=limit))
+        return
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        errors.add(path, HTTP_URL_TEMPLATE.format(limit=limit))
+        return
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "{" in parts.netloc
+        or "}" in parts.netloc
+    ):
+        errors.add(path, HTTP_URL_TEMPLATE.format(limit=limit))
+        return
+    for name in MERGE_FIELD.findall(value):
+        used.setdefault(name, path)

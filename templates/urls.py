@@ -15,6 +15,7 @@ urlpatterns = [
     path(
         "templates/<str:template_id>/versions/", apis.TemplateVersionsApi.as_view(), name="template-versions"
     ),
+    path("moderation/", apis.ModerationApi.as_view(), name="moderation"),
     path(
         "templates/<str:template_id>/versions/<int:version>/",
         apis.TemplateVersionDetailApi.as_view(),

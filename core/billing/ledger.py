@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit_record
 from core.billing.metering import meter_report_create
 from core.billing.models import BillingAccount, CreditEntry, Reservation
 from core.billing.plans import PlanLimits, billing_enabled, plan_gates_check, plan_limits_of
@@ -162,7 +163,9 @@ def _settle(*, reference: str, cost: int | None) -> Reservation | None:
     return held
 
 
-def credits_grant(*, workspace: Workspace, amount: int, note: str, reference: str = "") -> CreditEntry:
+def credits_grant(
+    *, workspace: Workspace, amount: int, note: str, reference: str = "", actor: str | None = None
+) -> CreditEntry:
     """Support's adjustment (positive or negative), with who and why in `note`: an audit entry in the ledger.
     Bounded (`MAX_ADJUSTMENT`, `MAX_BALANCE`): 2^63-1 credits once made that workspace's billing answer 500."""
     if amount == 0:
@@ -173,6 +176,15 @@ def credits_grant(*, workspace: Workspace, amount: int, note: str, reference: st
         account = _account_locked(workspace)
         if abs(ledger_balance(account=account) + amount) > MAX_BALANCE:
             raise ApplicationError(BALANCE_TOO_LARGE, fields={"amount": BALANCE_TOO_LARGE})
-        return CreditEntry.objects.create(
+        entry = CreditEntry.objects.create(
             account=account, kind=CreditEntry.Kind.ADJUSTMENT, delta=amount, note=note, reference=reference
         )
+        audit_record(
+            "credits.granted",
+            workspace=workspace,
+            object_type="credit_entry",
+            object_id=entry.pk,
+            after={"amount": amount, "note": note[:500]},
+            actor=actor,
+        )
+        return entry

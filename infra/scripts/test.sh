@@ -15,6 +15,8 @@ if [ "${1:-}" = "--services" ]; then
   # Redis db 12 (dbs 13-15 belong to the harness self-tests); flushed by the test session before workers start.
   export CELERY_BROKER_URL="${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/12}"
   export AWS_STORAGE_BUCKET_NAME="reelsmith-test"
+  # Campaign renders travel on compose shard queues, consumed by the cpu worker (docs/architecture.md).
+  export REELSMITH_COMPOSE_SHARDS=2
   export DJANGO_SECRET_KEY="test-only-secret-${run_id}-not-for-production-use-anywhere"
   export DJANGO_SECURE_SSL_REDIRECT=false  # the test client speaks plain http
   # The session fixture starts SeaweedFS and fills in AWS_S3_ENDPOINT_URL and the keys.

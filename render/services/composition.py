@@ -23,10 +23,13 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from core.audit import audit_record
+from core.consent import asset_consent_problem
 from core.models import Brand
 from core.queue import enqueue
 from core.storage import get_local_cache, get_storage, storage_fetch_shared, storage_work_dir
 from render.compose.encode import EncodeSettings, encoder_check
+from render.likeness import render_likeness_assets, render_likeness_claim
 from render.models import Generation, Render, RenderStatus
 from render.planning import (
     BrandFiles,
@@ -41,7 +44,7 @@ from render.services.images import RemoteImageError, recipient_images_fetch
 from render.services.lease import render_lease_free, render_lease_kept
 from render.services.plan import default_model
 from render.services.speech import render_speech_make
-from render.services.transitions import TASK_COMPOSE, render_fail, render_transition
+from render.services.transitions import TASK_COMPOSE, compose_queue, render_fail, render_transition
 from render.speech import UnknownVoiceError, UnsayableTextError, VoiceNotInstalledError
 from templates.models import TemplateAsset
 from templates.spec import spec_formats
@@ -60,11 +63,18 @@ def _default_font() -> Path:
     return Path(fontpkg_noto_sans.ROOT) / "files" / "NotoSans[wdth,wght].ttf"
 
 
-def brand_files_fetch(brand: Brand, workdir: Path) -> BrandFiles:
-    """The brand's current logo, picture, font and music fetched into `workdir` (a render's, or a preview's)."""
+def brand_files_fetch(brand: Brand, workdir: Path, spec: dict[str, Any] | None = None) -> BrandFiles:
+    """The brand's current logo, picture, font and music fetched into `workdir` (a render's, or a preview's),
+    and the likenesses `spec` names (portrait, voice, footage of a person) while their consent holds
+    (render.likeness; the caller refused or canceled the render when it does not)."""
+    likeness = {
+        asset.kind: asset
+        for _path, asset in render_likeness_assets(spec=spec or {}, brand=brand)
+        if asset_consent_problem(asset) is None
+    }
     fetched: dict[str, Path | None] = {}
-    for kind in ("logo", "image", "font", "music"):
-        asset = brand.current_asset(kind)
+    for kind in ("logo", "image", "font", "music", "portrait", "voice"):
+        asset = brand.current_asset(kind) if kind not in ("portrait", "voice") else likeness.get(kind)
         fetched[kind] = (
             # Brand files are stored by their SHA-256: they never change, so the machine's cache serves them.
             storage_fetch_shared(
@@ -74,12 +84,16 @@ def brand_files_fetch(brand: Brand, workdir: Path) -> BrandFiles:
             else None
         )
     video = brand.current_asset("video")
+    if video is not None and video.likeness_use is not None:
+        video = likeness.get("video")
     return BrandFiles(
         colors=brand.colors,
         font=fetched["font"] or _default_font(),
         logo=fetched["logo"],
         music=fetched["music"],
         image=fetched["image"],
+        portrait=fetched["portrait"],
+        voice=fetched["voice"],
         video=brand_video_clip(asset=video, workdir=workdir) if video else None,
     )
 
@@ -153,6 +167,23 @@ def render_compose(*, render_id: Any, lease_owner: str = "") -> None:
     render = _compose_attempt_start(render_id, owner)
     if render is None:
         return
+    # 1a. A likeness whose consent was withdrawn since the render was accepted ends it, with the reason; else
+    # its use is recorded first, so a later withdrawal finds (and erases) what this attempt uploads.
+    _likeness, withdrawn = render_likeness_claim(
+        render_id=render.pk, template_version=render.template_version, brand=render.brand
+    )
+    if withdrawn is not None:
+        if render_transition(
+            render.pk, [RenderStatus.COMPOSING], RenderStatus.CANCELED, error=withdrawn[:2000]
+        ):
+            audit_record(
+                "render.canceled",
+                workspace=render.workspace_id,
+                object_type="render",
+                object_id=render.pk,
+                after={"status": RenderStatus.CANCELED, "reason": withdrawn[:200]},
+            )
+        return
     storage = get_storage()
     try:
         # The lease is renewed by a heartbeat while this attempt fetches, composes and uploads. The work
@@ -173,6 +204,7 @@ def render_compose(*, render_id: Any, lease_owner: str = "") -> None:
                     values=render.variables,
                     brand=inputs.brand,
                     dest_dir=workdir / "images",
+                    workspace_id=render.workspace_id,
                 ),
             )
             inputs = dataclasses.replace(inputs, brand=brand)
@@ -198,7 +230,11 @@ def render_compose(*, render_id: Any, lease_owner: str = "") -> None:
                 for key, path, content_type in output.uploads:
                     storage.put_file(key, path, content_type=content_type)
             stages.enter("bookkeeping")
-            _compose_succeed(render, [output.entry for output in outputs])
+            if not _compose_succeed(render, [output.entry for output in outputs]):
+                # Canceled while uploading (a withdrawn consent, an erasure): nothing it uploaded may stay.
+                for output in outputs:
+                    for key, _path, _type in output.uploads:
+                        storage.delete(key)
         stages.log(render.pk, formats=len(outputs))
     except Exception as exc:  # recorded on the render; retried until the attempt budget is spent
         _compose_attempt_failed(render, exc, owner)
@@ -245,7 +281,7 @@ def _compose_inputs_fetch(render: Render, workdir: Path) -> _Inputs:
         path = storage_fetch_shared(key=generation.output_key, dest=workdir / f"scene-{index}{suffix}")
         clip_fps = model_spec(gen_spec.model).fps if gen_spec.num_frames is not None else None
         media.append(GeneratedClip(path, clip_fps) if clip_fps is not None else path)
-    brand_files = brand_files_fetch(render.brand, workdir)
+    brand_files = brand_files_fetch(render.brand, workdir, spec)
     track_id = (spec.get("audio") or {}).get("track")
     if track_id:  # `music: template`: the version names one of its template's tracks
         track = TemplateAsset.objects.get(pk=track_id, template_id=render.template_version.template_id)
@@ -263,7 +299,7 @@ def _compose_format(
     by stream copy), C2PA-signed when credentials are configured, with its poster and GIF (from the frames
     the segments' runs render, or cached with the shared segments) and captions."""
     from render.compose.outputs import captions_vtt
-    from render.compose.provenance import c2pa_credentials, c2pa_sign
+    from render.compose.provenance import Credit, c2pa_credentials, c2pa_sign
     from render.compose.segments import compose_segmented, plan_previews
     from render.segment_cache import StorageSegmentCache
 
@@ -293,16 +329,22 @@ def _compose_format(
     info = result.info
     credentials = c2pa_credentials()
     if credentials is not None:  # after the join, before upload
-        c2pa_sign(video, credentials, title=f"{render.pk}.mp4", models=sorted({s.model for s in generated}))
+        c2pa_sign(
+            video,
+            credentials,
+            title=f"{render.pk}.mp4",
+            models=sorted({s.model for s in generated}),
+            # The template version's credits, as its creative work's authors.
+            authors=[Credit(a["name"], a["role"]) for a in render.template_version.authors],
+            composite=_has_parts_not_generated(render.template_version.spec, inputs),
+        )
     stages.enter("outputs")
     captions.write_text(captions_vtt(plan), encoding="utf-8")
     # The poster's and GIF's ffmpeg work apart from the segments' own runs (the GIF's run; a cached
     # segment's poster or GIF frames made once) is counted as outputs, not compose.
     stages.cpu_s["compose"] -= result.previews_cpu_s
     stages.cpu_s["outputs"] = stages.cpu_s.get("outputs", 0.0) + result.previews_cpu_s
-    # The first format keeps v1's keys; the others get a folder named after the format.
-    base = f"renders/{render.workspace_id}/{render.pk}"
-    prefix = base if position == 0 else f"{base}/{_format_slug(output['name'])}"
+    prefix = output_prefix(render, position=position, name=output["name"])
     keys = {
         "video_key": f"{prefix}/video.mp4",
         "poster_key": f"{prefix}/thumbnail.jpg",
@@ -334,9 +376,9 @@ def _encode_settings() -> EncodeSettings:
     return EncodeSettings(preset=settings.REELSMITH_X264_PRESET, encoder=settings.REELSMITH_VIDEO_ENCODER)
 
 
-def _compose_succeed(render: Render, outputs: list[dict[str, Any]]) -> None:
+def _compose_succeed(render: Render, outputs: list[dict[str, Any]]) -> bool:
     main = outputs[0]
-    render_transition(
+    return render_transition(
         render.pk,
         [RenderStatus.UPLOADING],
         RenderStatus.SUCCEEDED,
@@ -374,13 +416,42 @@ def _compose_attempt_failed(render: Render, exc: Exception, owner: str) -> None:
         lease_owner="",  # the retry is a new task: it takes the lease afresh
     ):
         enqueue(
-            TASK_COMPOSE, str(render.pk), priority=render.priority, countdown=5 * 2 ** (render.attempts - 1)
+            TASK_COMPOSE,
+            str(render.pk),
+            priority=render.priority,
+            countdown=5 * 2 ** (render.attempts - 1),
+            queue=compose_queue(
+                batch=render.batch, template_version_id=render.template_version_id, brand_id=render.brand_id
+            ),
         )
+
+
+# The files of each output format, under its prefix (render.services.erasure deletes exactly these).
+OUTPUT_FILES = ("video.mp4", "thumbnail.jpg", "preview.gif", "captions.vtt")
+
+
+def output_prefix(render: Render, *, position: int, name: str) -> str:
+    """Where a format's files go: the first format keeps v1's keys; the others get a folder named after it."""
+    base = f"renders/{render.workspace_id}/{render.pk}"
+    return base if position == 0 else f"{base}/{_format_slug(name)}"
 
 
 def _format_slug(name: str) -> str:
     """A format's name as a storage folder: "9:16" -> "9x16" (spec names are [0-9A-Za-z:._-])."""
     return name.replace(":", "x")
+
+
+def _has_parts_not_generated(spec: dict[str, Any], inputs: _Inputs) -> bool:
+    """Whether the video shows or plays something no model drew: a layer (text, logo, picture, shape), a
+    background that is not generated, a spoken line, or music (C2PA's composite digital source type)."""
+    scenes = spec.get("scenes", [])
+    music = (spec.get("audio") or {}).get("music", "brand") is not None and (
+        inputs.brand.music is not None or inputs.brand.voice is not None  # a brand's recorded voice too
+    )
+    return music or any(
+        scene.get("layers") or "generate" not in scene.get("background", {}) or "voice" in scene
+        for scene in scenes
+    )
 
 
 def _provenance(render: Render, specs: Sequence[GenerationSpec]) -> dict[str, str]:

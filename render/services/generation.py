@@ -29,7 +29,13 @@ from render.models import (
     RenderStatus,
 )
 from render.services.lease import generations_lease_kept
-from render.services.transitions import TASK_COMPOSE, TASK_GENERATE, render_fail, render_transition
+from render.services.transitions import (
+    TASK_COMPOSE,
+    TASK_GENERATE,
+    compose_queue,
+    render_fail,
+    render_transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -319,11 +325,12 @@ def renders_advance(*, generation_keys: Sequence[str]) -> None:
             )
         )
         .filter(missing=0)
-        .values_list("pk", "priority")
+        .values_list("pk", "priority", "batch", "template_version_id", "brand_id")
         .distinct()
     )
-    for render_id, priority in list(candidates):
+    for render_id, priority, batch, template_version_id, brand_id in list(candidates):
         if render_transition(
             render_id, [RenderStatus.GENERATING], RenderStatus.COMPOSING, attempts=0, lease_owner=""
         ):
-            enqueue(TASK_COMPOSE, str(render_id), priority=priority)
+            queue = compose_queue(batch=batch, template_version_id=template_version_id, brand_id=brand_id)
+            enqueue(TASK_COMPOSE, str(render_id), priority=priority, queue=queue)

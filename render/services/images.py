@@ -10,26 +10,41 @@ it; every later one reads storage. Two workers may fetch the same new URL at onc
 objects (content-addressed), so either copy is valid. A URL's picture is taken as it was when first
 fetched: a changed logo needs a new URL (a query string will do). Failures are not cached: a recipient
 whose URL failed is tried again on its next render.
+
+A picture may also be uploaded (`POST /api/v1/images/`, or a file inside a campaign's zip of recipients):
+it is checked the same way and kept per workspace by content, and the variable's value is its reference,
+`upload:<sha256>.<png|jpg>`:
+
+    uploads/<workspace>/images/<sha256>.<png|jpg>
+
+A reference names bytes, so the same logo uploaded for 50 recipients (or twice) is one object; a render
+whose reference is not in its workspace is refused at request time (400 naming the variable).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from adspec.vocabulary import IMAGE_UPLOAD
 from core.assets import MAX_BYTES, asset_check
 from core.errors import ApplicationError
 from core.outbound import OutboundError, request
 from core.storage import get_storage, storage_exists_shared, storage_fetch_shared
 from render.planning import BrandFiles
+from templates.merge import VARIABLES_INVALID
 
 PREFIX = "remote-images"
 # The brand picture's cap (core/assets.py): a recipient's logo is no bigger than a brand's.
 MAX_IMAGE_BYTES = MAX_BYTES["image"]
 # Seconds per connect and per read (http.client's socket timeout); a logo server slower than this is down.
 FETCH_TIMEOUT_S = 10.0
+
+
+UPLOAD_MISSING = "No picture with this reference was uploaded to this workspace (POST /api/v1/images/)."
 
 
 class RemoteImageError(Exception):
@@ -48,7 +63,10 @@ def remote_image_fetch(*, url: str, dest_dir: Path) -> Path:
     if storage_exists_shared(key=pointer):
         record = json.loads(storage_fetch_shared(key=pointer, dest=dest_dir / f"{name}.json").read_text())
         key = str(record["key"])
-        return storage_fetch_shared(key=key, dest=dest_dir / f"{name}{Path(key).suffix}")
+        # The picture may be gone (erased with a recipient who had the same one, render.services.erasure):
+        # then it is fetched again.
+        if storage_exists_shared(key=key):
+            return storage_fetch_shared(key=key, dest=dest_dir / f"{name}{Path(key).suffix}")
     data = _download(url)
     try:
         checked = asset_check(kind="image", data=data)
@@ -86,8 +104,64 @@ def _download(url: str) -> bytes:
     return response.body
 
 
+def _upload_key(workspace_id: object, reference: str) -> str:
+    match = IMAGE_UPLOAD.fullmatch(reference)
+    if match is None:
+        raise ValueError(reference)
+    return f"uploads/{workspace_id}/images/{match.group(1)}.{match.group(2)}"
+
+
+def uploaded_image_store(*, workspace_id: object, data: bytes, field: str = "file") -> str:
+    """Check an uploaded picture (a PNG or JPEG within the brand picture's caps, core/assets.py) and keep
+    it in the workspace by content; returns its reference for an image variable. A 400 naming `field`
+    when it is not a picture that can be used."""
+    try:
+        checked = asset_check(kind="image", data=data)
+    except ApplicationError as exc:
+        raise ApplicationError(exc.message, fields={field: [exc.message]}) from None
+    reference = f"upload:{hashlib.sha256(data).hexdigest()}.{checked.extension}"
+    key = _upload_key(workspace_id, reference)
+    storage = get_storage()
+    if not storage.exists(key):
+        with tempfile.TemporaryDirectory(prefix="reelsmith-upload-") as tmp:
+            path = Path(tmp) / f"upload.{checked.extension}"
+            path.write_bytes(data)
+            storage.put_file(key, path, content_type=checked.content_type)
+    return reference
+
+
+def uploaded_images_check(
+    *,
+    workspace_id: object,
+    declared: dict[str, dict[str, Any]],
+    values: dict[str, str],
+    path: str = "variables",
+    known: dict[str, bool] | None = None,
+) -> None:
+    """Refuse (400 naming each variable) an upload reference that is not in this workspace: a render is
+    only accepted with pictures it can use. One existence check per distinct reference (`known` carries
+    the answers across calls, e.g. the rows of one import)."""
+    missing: dict[str, list[str]] = {}
+    known = {} if known is None else known
+    for name, decl in declared.items():
+        value = values.get(name, "")
+        if decl.get("type") != "image" or not IMAGE_UPLOAD.fullmatch(value or ""):
+            continue
+        if value not in known:
+            known[value] = get_storage().exists(_upload_key(workspace_id, value))
+        if not known[value]:
+            missing[f"{path}.{name}"] = [UPLOAD_MISSING]
+    if missing:
+        raise ApplicationError(VARIABLES_INVALID, fields=missing)
+
+
 def recipient_images_fetch(
-    *, declared: dict[str, dict[str, Any]], values: dict[str, str], brand: BrandFiles, dest_dir: Path
+    *,
+    declared: dict[str, dict[str, Any]],
+    values: dict[str, str],
+    brand: BrandFiles,
+    dest_dir: Path,
+    workspace_id: object = None,
 ) -> dict[str, Path]:
     """This recipient's pictures by image variable: each URL fetched (or read from storage), or the
     variable's `fallback` brand picture when it cannot be had. Raises RemoteImageError naming the variable
@@ -99,10 +173,22 @@ def recipient_images_fetch(
         if decl.get("type") != "image" or not url:
             continue
         try:
-            pictures[name] = remote_image_fetch(url=url, dest_dir=dest_dir)
+            if IMAGE_UPLOAD.fullmatch(url):
+                pictures[name] = _uploaded_image_fetch(workspace_id, url, dest_dir)
+            else:
+                pictures[name] = remote_image_fetch(url=url, dest_dir=dest_dir)
         except RemoteImageError as exc:
             fallback = brand.picture(decl["fallback"]) if decl.get("fallback") else None
             if fallback is None:
                 raise RemoteImageError(f"image variable {name!r}: {exc}") from None
             pictures[name] = fallback
     return pictures
+
+
+def _uploaded_image_fetch(workspace_id: object, reference: str, dest_dir: Path) -> Path:
+    # Not through the worker's shared cache: an upload is a recipient's data, and an erasure must leave no
+    # copy behind on the workers.
+    key, storage = _upload_key(workspace_id, reference), get_storage()
+    if not storage.exists(key):  # deleted since the render was accepted (an erasure, say)
+        raise RemoteImageError(f"{reference}: {UPLOAD_MISSING}")
+    return storage.fetch(key, dest_dir / reference.removeprefix("upload:"))

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.queue import enqueue
 from render.models import Generation, GenerationKind, GenerationStatus, Render, RenderGeneration, RenderStatus
 from render.planning import GenerationSpec, generation_specs
-from render.services.transitions import TASK_COMPOSE, TASK_GENERATE, render_transition
+from render.services.transitions import TASK_COMPOSE, TASK_GENERATE, compose_queue, render_transition
 
 
 def _generation_for(spec: GenerationSpec, priority: int) -> tuple[Generation, bool]:
@@ -82,7 +82,16 @@ def render_plan(*, render_id: Any) -> None:
                 enqueue(TASK_GENERATE, shape_key, priority=render.priority)
         else:
             render_transition(render.pk, [RenderStatus.QUEUED], RenderStatus.COMPOSING, attempts=0)
-            enqueue(TASK_COMPOSE, str(render.pk), priority=render.priority)
+            enqueue(
+                TASK_COMPOSE,
+                str(render.pk),
+                priority=render.priority,
+                queue=compose_queue(
+                    batch=render.batch,
+                    template_version_id=render.template_version_id,
+                    brand_id=render.brand_id,
+                ),
+            )
 
 
 def default_model() -> str:

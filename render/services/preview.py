@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.consent import consent_use_record
 from core.errors import ApplicationError, NotFoundError
 from core.models import Brand, Workspace
 from core.selectors import brand_get_for_workspace, brand_list
@@ -34,6 +35,7 @@ from render.compose.plan import CompositionPlan
 from render.compose.probe import MediaInput
 from render.compose.validate import check_plan, check_plan_inputs
 from render.engine.registry import model_spec
+from render.likeness import render_likeness_assets, render_likeness_check
 from render.models import Generation, GenerationStatus
 from render.planning import GeneratedClip, composition_plan, generation_specs, scenes_shown
 from render.services.composition import brand_files_fetch
@@ -120,6 +122,9 @@ def template_preview(
                 name=format_name, names=", ".join(f["name"] for f in spec_formats(spec))
             )
             raise ApplicationError(message, fields={"format": message})
+    # A portrait, voice or presenter clip of the brand's needs its person's consent (400 naming `brand`).
+    likeness = render_likeness_assets(spec=spec, brand=brand)
+    render_likeness_check(template_version=template_version, brand=brand)
     media_keys = _generated_media(spec, resolved)
     digest = _digest(template_version, brand, resolved, formats, media_keys)
     folder = f"previews/{brand.workspace_id}/{digest}"
@@ -137,6 +142,9 @@ def template_preview(
         for index in shown
     ]
     storage = get_storage()
+    for _path, asset in likeness:  # stills that show a likeness are erased with it (docs/trust.md)
+        for still in stills:
+            consent_use_record(consent_ids=[asset.consent_id], reference=f"still:{still.key}")
     if not all(storage.exists(still.key) for still in stills):
         _draw(template_version, brand, resolved, formats, media_keys, stills)
     return TemplatePreview(version=template_version.version, values=resolved, stills=stills)
@@ -193,7 +201,7 @@ def _draw(
     spec = template_version.spec
     with tempfile.TemporaryDirectory(prefix="reelsmith-preview-") as tmp:
         workdir = Path(tmp)
-        brand_files = brand_files_fetch(brand, workdir)
+        brand_files = brand_files_fetch(brand, workdir, spec)
         media: list[Path | GeneratedClip | None] = []
         for index in range(len(spec["scenes"])):
             found = media_keys.get(index)

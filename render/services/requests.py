@@ -13,11 +13,14 @@ from core.billing.plans import TOO_MANY_IN_FLIGHT
 from core.errors import ConflictError, TooManyRequestsError
 from core.models import Brand, Workspace
 from core.queue import enqueue
+from render.likeness import render_likeness_check
 from render.models import ACTIVE_RENDER_STATUSES, Priority, Render, RenderStatus
 from render.pricing import render_charge
+from render.services.images import uploaded_images_check
 from render.services.transitions import TASK_PLAN, render_transition
 from templates.merge import variables_resolve
 from templates.models import TemplateVersion
+from templates.moderation import moderation_values_check
 
 # `Retry-After` of the in-flight 429 (seconds): a 15 s Full HD ad composes in a few seconds per recipient on
 # a CPU worker (docs/benchmarks.md), so a slot has likely opened by then; a client that retries at once would
@@ -67,6 +70,11 @@ def render_request(
         if existing is not None:
             return _idempotent_replay(existing, request_hash), False
     values = variables_resolve(declared=template_version.variables, values=variables)
+    uploaded_images_check(workspace_id=workspace.pk, declared=template_version.variables, values=values)
+    # A portrait, voice or presenter clip of the brand's needs its person's consent (400 naming `brand`).
+    render_likeness_check(template_version=template_version, brand=brand)
+    # Before any credit is reserved: a refused text costs nothing (templates/moderation.py).
+    moderation_values_check(workspace=workspace, template_version=template_version, values=values)
     try:
         with transaction.atomic():
             render = Render.objects.create(
@@ -124,8 +132,10 @@ def _idempotent_replay(existing: Render, request_hash: str) -> Render:
     return existing
 
 
-def render_cancel(*, render: Render) -> Render:
-    if not render_transition(render.pk, ACTIVE_RENDER_STATUSES, RenderStatus.CANCELED):
+def render_cancel(*, render: Render, reason: str = "") -> Render:
+    """Cancel a render still in progress (409 once it finished); `reason` is kept as its error."""
+    fields = {"error": reason[:2000]} if reason else {}
+    if not render_transition(render.pk, ACTIVE_RENDER_STATUSES, RenderStatus.CANCELED, **fields):
         render.refresh_from_db()
         if render.status != RenderStatus.CANCELED:
             raise ConflictError(ALREADY_FINISHED)

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.queue import compose_shard_queue
 from render.models import ACTIVE_RENDER_STATUSES, FINAL_RENDER_STATUSES, Render, RenderStatus
 from render.signals import render_finished
 
@@ -21,6 +22,17 @@ logger = logging.getLogger(__name__)
 TASK_PLAN = "render.plan"
 TASK_GENERATE = "render.generate"
 TASK_COMPOSE = "render.compose"
+
+
+def compose_queue(*, batch: bool, template_version_id: Any, brand_id: Any) -> str | None:
+    """Where a render's compose task goes. A batch render (a campaign's) shares its segments with every
+    render of the same template version and brand, so with compose shards on it goes to that pair's
+    `compose.<k>` queue and meets the worker whose cache holds them; a person waiting (interactive) takes
+    the first free cpu worker. None: the task's own queue, `cpu`. The reconciler re-sends what waited past
+    its lease without one, so a busy or unconsumed shard never strands a render (reconcile.py)."""
+    if not batch:
+        return None
+    return compose_shard_queue(f"{template_version_id}:{brand_id}")
 
 
 def render_transition(render_id: Any, expected: Iterable[str], to: str, **fields: Any) -> bool:

@@ -199,7 +199,9 @@ def test_hubspot_writeback_puts_the_video_link_on_the_contact(api: APIClient) ->
     assert (call.method, call.path) == ("PATCH", "/crm/v3/objects/contacts/901")
     assert call.headers["authorization"] == "Bearer pat-test"
     sent = json.loads(call.body)["properties"]["reelsmith_video"]
-    assert urlsplit(sent).path.endswith("/video.mp4")
+    assert (
+        urlsplit(sent).path == f"/w/{Render.objects.get().watch_page.token}"
+    )  # the watch page, never expiring
     assert IntegrationRender.objects.get().writeback == "done"
 
 

@@ -71,7 +71,9 @@ def test_fifty_rows_samples_approve_launch_complete(api: APIClient, settings: An
     rows = list(csv.DictReader(io.StringIO(b"".join(results.streaming_content).decode())))  # type: ignore[attr-defined]
     assert len(rows) == 46
     assert {r["status"] for r in rows} == {"succeeded"}
-    assert all(urlsplit(r["video_url"]).path.endswith("/video.mp4") for r in rows)
+    assert all(
+        urlsplit(r["watch_url"]).path.startswith("/w/") for r in rows
+    )  # the watch page, never expiring
     assert {r["external_id"] for r in rows} == {f"crm-{n}" for n in range(2, 52) if n not in BAD_ROWS}
 
 

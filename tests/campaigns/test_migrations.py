@@ -12,7 +12,11 @@ from django.db.migrations.executor import MigrationExecutor
 from campaigns.models import CampaignRender
 from render.models import Render
 
-BEFORE = [("campaigns", "0002_campaigns_at_scale"), ("render", "0004_generation_output_key")]
+BEFORE = [
+    ("campaigns", "0002_campaigns_at_scale"),
+    ("render", "0004_generation_output_key"),
+    ("ad_templates", "0003_template_archived_at"),  # before TemplateVersion.authors
+]
 AFTER = [("campaigns", "0003_campaign_render"), ("render", "0005_campaign_render")]
 
 

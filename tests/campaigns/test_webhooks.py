@@ -55,7 +55,10 @@ def test_succeeded_render_is_delivered_signed_to_endpoint_and_callback(api: APIC
         payload = verify(endpoint["secret"], hook.requests[0])
         assert payload["type"] == "render.succeeded"
         assert payload["data"]["id"] == render["id"]
-        assert urlsplit(payload["data"]["video_url"]).path.endswith("/video.mp4")
+        assert urlsplit(payload["data"]["watch_url"]).path.startswith("/w/")
+        assert (
+            payload["data"]["video_url"] == payload["data"]["watch_url"] + "/video"
+        )  # a redirect that never expires
         callback_secret = api.get("/api/v1/webhooks/callback-secret/").json()["secret"]
         assert verify(callback_secret, callback.requests[0]) == payload
         # A wrong secret does not verify.

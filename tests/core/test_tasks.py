@@ -16,15 +16,20 @@ REPO = Path(__file__).resolve().parents[2]
 # Every task and the queue that runs it.
 TASKS = {
     "billing.report_usage": "cpu",
+    "campaigns.erase_recipient": "cpu",
     "campaigns.fanout": "cpu",
     "campaigns.tick": "cpu",
+    "consents.expire": "cpu",
+    "consents.lapse": "cpu",
     "crm.writeback": "cpu",
+    "crm.writeback_engagement": "cpu",
     "render.compose": "cpu",
     "render.generate": "gpu",
     "render.plan": "cpu",
     "render.reconcile": "cpu",
     "webhooks.deliver": "cpu",
     "webhooks.dispatch_due": "cpu",
+    "workspaces.delete": "cpu",
 }
 
 PROBE = """

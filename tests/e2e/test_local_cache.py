@@ -21,6 +21,7 @@ from campaigns.models import Campaign
 from campaigns.recipients import recipients_import
 from campaigns.services import campaign_approve, campaign_create, campaign_launch, campaign_samples
 from core.models import Brand
+from core.queue import compose_shard_queue
 from render.models import Render, RenderStatus
 from templates.models import TemplateVersion
 from tests.factories import small_spec
@@ -48,7 +49,7 @@ def _composed(log_path: Path) -> dict[str, dict[str, Any]]:
         except ValueError:
             continue
         if isinstance(event, dict) and event.get("event") == "render composed":
-            lines[event["render_id"]] = event["compose"]
+            lines[event["render_id"]] = {**event["compose"], "queue": event.get("queue", "")}
     return lines
 
 
@@ -89,3 +90,8 @@ def test_the_second_recipient_of_a_campaign_reads_no_byte_from_s3(
     assert lines[str(second.pk)]["storage_bytes_read"] == 0
     # The picture, its moving background and the shared segment (and its GIF frames) came from the cache.
     assert lines[str(second.pk)]["cache_hits"] >= 3
+    # With compose shards on (infra/scripts/test.sh sets 2), both came off their template and brand's shard
+    # queue: the one a warm worker consumes (render.services.transitions.compose_queue).
+    shard = compose_shard_queue(f"{version.pk}:{brand.pk}")
+    assert shard is not None, "service mode runs with REELSMITH_COMPOSE_SHARDS set"
+    assert lines[str(first.pk)]["queue"] == lines[str(second.pk)]["queue"] == shard

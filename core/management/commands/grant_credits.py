@@ -28,7 +28,9 @@ class Command(BaseCommand):
         actor = options["by"] or getpass.getuser()
         note = f"grant_credits by {actor}" + (f": {options['reason']}" if options["reason"] else "")
         try:
-            entry = credits_grant(workspace=workspace, amount=options["amount"], note=note)
+            entry = credits_grant(
+                workspace=workspace, amount=options["amount"], note=note, actor=f"support:{actor}"
+            )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         balance = ledger_balance(account=billing_account_get_or_create(workspace=workspace))
