@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 TASK_LAPSE = "consents.lapse"
 
 CONSENT_REQUIRED = (
-    "A {use} of a real person needs their consent: name a consent record (POST /api/v1/consents/)."
+    "A {use} of a real person needs their consent: name the consent record they gave (see Consents)."
 )
 CONSENT_UNKNOWN = "No consent with this id in this workspace."
 CONSENT_REVOKED = "The consent of {person} was revoked on {when}."

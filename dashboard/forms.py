@@ -4,16 +4,19 @@ fields are put back on the form (`errors_to_form`) so a person sees the message 
 from __future__ import annotations
 
 import json
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 
 from campaigns.csv_import import IGNORE, KEEP
 from campaigns.models import Integration, WebhookEvent
 from core.errors import ApplicationError
-from core.models import Membership
+from core.models import Consent, Membership
 from render.models import RenderStatus
+from templates.moderator import BUILTIN_LANGUAGES
 
 HEX_COLOR = r"^#[0-9A-Fa-f]{6}$"
 HEX_COLOR_MESSAGE = "Must be a colour as #RRGGBB."
@@ -75,7 +78,15 @@ class BrandForm(forms.Form):
 BRAND_ERROR_ALIASES = {f"colors.{k}": f"color_{k}" for k in ("primary", "secondary", "text")}
 
 
+# A kind whose upload is a real person's likeness (docs/trust.md): it names their consent.
+LIKENESS_KINDS = ("portrait", "voice")
+SHOWS_PERSON_NOT_VIDEO = "Only footage (kind video) is flagged as showing a person."
+
+
 class AssetUploadForm(forms.Form):
+    """A brand upload. A portrait, a voice, or footage that shows a person names one of the workspace's
+    active consents (`consents`: (id, label) pairs); the service checks it covers the brand and the use."""
+
     kind = forms.ChoiceField(
         label="Kind",
         choices=[
@@ -84,9 +95,30 @@ class AssetUploadForm(forms.Form):
             ("font", "Font"),
             ("music", "Music"),
             ("video", "Video"),
+            ("portrait", "Portrait of a person"),
+            ("voice", "Voice of a person"),
         ],
     )
     file = forms.FileField(label="File")
+    shows_person = forms.BooleanField(
+        label="The video shows a real person", required=False, help_text="Then it needs their consent."
+    )
+    consent = forms.ChoiceField(
+        label="Consent",
+        required=False,
+        help_text="For a portrait, a voice, or video that shows a person: the consent recorded on the "
+        "Consents page.",
+    )
+
+    def __init__(self, *args: Any, consents: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["consent"].choices = [("", "None"), *consents]  # type: ignore[attr-defined]  # a ChoiceField
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("shows_person") and data.get("kind") != "video":
+            self.add_error("shows_person", SHOWS_PERSON_NOT_VIDEO)
+        return data
 
 
 class SpecField(forms.CharField):
@@ -111,13 +143,65 @@ class SpecField(forms.CharField):
         return value
 
 
+# "Name — role": an em dash, an en dash, or a hyphen with spaces around it (names keep their own hyphens).
+AUTHOR_SEPARATORS = ("\N{EM DASH}", "\N{EN DASH}", " - ")
+AUTHOR_LINE = "Line {line}: write it as Name \N{EM DASH} role."
+
+
+class AuthorsField(forms.CharField):
+    """A version's credits typed one per line, `Name — role`, parsed into [{name, role, line}]: `authors_split`
+    hands the service its [{name, role}] (it checks each) and keeps the lines to name in its errors."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Authors")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "Credited in every video made with this version, one per line: Name \N{EM DASH} role "
+            "(Ana Ruiz \N{EM DASH} design).",
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        authors: list[dict[str, Any]] = []
+        for number, line in enumerate(str(text or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            for separator in AUTHOR_SEPARATORS:
+                name, found, role = line.partition(separator)
+                if found:
+                    break
+            if not found:
+                raise forms.ValidationError(AUTHOR_LINE.format(line=number))
+            authors.append({"name": name.strip(), "role": role.strip(), "line": number})
+        return authors
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(f"{a.get('name', '')} \N{EM DASH} {a.get('role', '')}" for a in value)
+        return value
+
+
+def authors_split(authors: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[int]]:
+    """(the authors as the service takes them, the line each was typed on)."""
+    return (
+        [{"name": a["name"], "role": a["role"]} for a in authors],
+        [int(a["line"]) for a in authors],
+    )
+
+
 class TemplateCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     spec = SpecField(label="Spec (JSON)")
+    authors = AuthorsField()
 
 
 class TemplateVersionForm(forms.Form):
     spec = SpecField(label="Spec (JSON)")
+    authors = AuthorsField()
 
 
 class CampaignCreateForm(forms.Form):
@@ -148,8 +232,10 @@ CAMPAIGN_ERROR_ALIASES = {"schedule.cron": "schedule_cron", "schedule.timezone":
 
 class RecipientsUploadForm(forms.Form):
     file = forms.FileField(
-        label="Recipients CSV",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain", "data-dropzone": "1"}),
+        label="Recipients CSV (or a zip of the CSV and its pictures)",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,text/csv,text/plain,.zip,application/zip", "data-dropzone": "1"}
+        ),
     )
 
 
@@ -306,3 +392,166 @@ class IntegrationCreateForm(forms.Form):
         if not pairs:
             raise forms.ValidationError("Map at least one CRM property to a variable.")
         return pairs
+
+
+class ModerationForm(forms.Form):
+    """A workspace's moderation choices; the lists one word or phrase per line (docs/trust.md)."""
+
+    languages = forms.MultipleChoiceField(
+        label="Built-in word lists",
+        choices=[(code, code) for code in BUILTIN_LANGUAGES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The languages whose lists apply. Lists of several languages collide (Turkish lists 'am').",
+    )
+    block = forms.CharField(
+        label="Block list",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        strip=False,
+        help_text="Refused on top of the built-in lists: one word or phrase per line.",
+    )
+    allow = forms.CharField(
+        label="Allow list",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        strip=False,
+        help_text="Not refused by the built-in lists where they occur: one word or phrase per line.",
+    )
+
+
+# --- trust: the audit log and consents (docs/trust.md) ----------------------------------------------------------
+
+# Suggestions offered under the audit filter's free-text fields (any value is accepted: an action or a family
+# ending in a dot, as the API takes them). The families are the first word of every action services record.
+AUDIT_ACTION_FAMILIES = (
+    "api_key.",
+    "auth.",
+    "brand.",
+    "brand_asset.",
+    "campaign.",
+    "consent.",
+    "credits.",
+    "integration.",
+    "member.",
+    "moderation.",
+    "recipient.",
+    "render.",
+    "template.",
+    "webhook.",
+    "workspace.",
+)
+AUDIT_OBJECT_TYPES = (
+    "api_key",
+    "brand",
+    "brand_asset",
+    "campaign",
+    "consent",
+    "credit_entry",
+    "integration",
+    "member",
+    "moderation",
+    "recipient",
+    "render",
+    "template",
+    "user",
+    "webhook",
+    "workspace",
+)
+SINCE_AFTER_UNTIL = "Must not be after the end date."
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters, as a GET form; the same ones `GET /api/v1/audit/` takes (dates here are whole
+    days in the site's time zone: `until` counts its whole day)."""
+
+    actor = forms.CharField(
+        label="Who",
+        required=False,
+        max_length=200,
+        help_text="user:<email>, api-key:<prefix> or system.",
+    )
+    action = forms.CharField(
+        label="Action", required=False, max_length=64, help_text="campaign.approved, or a family: campaign."
+    )
+    object_type = forms.CharField(label="Object type", required=False, max_length=64)
+    object_id = forms.CharField(label="Object id", required=False, max_length=100)
+    since = forms.DateField(label="Since", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        label="Until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="That day included.",
+    )
+
+    def __init__(self, *args: Any, actors: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (the datalist's id, its suggestions) per field, for the template.
+        self.suggestions = {
+            "actor": ("actors", actors),
+            "action": ("actions", list(AUDIT_ACTION_FAMILIES)),
+            "object_type": ("object-types", list(AUDIT_OBJECT_TYPES)),
+        }
+        for name, (list_id, _) in self.suggestions.items():
+            self.fields[name].widget.attrs["list"] = list_id
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("since", SINCE_AFTER_UNTIL)
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        """core.audit.audit_list's keyword arguments: days as the times they start (`until`: the next day's)."""
+        data = self.cleaned_data
+        zone = timezone.get_current_timezone()
+        since, until = data.get("since"), data.get("until")
+        return {
+            "actor": data.get("actor") or None,
+            "action": data.get("action") or None,
+            "object_type": data.get("object_type") or None,
+            "object_id": data.get("object_id") or None,
+            "since": datetime.combine(since, time.min, tzinfo=zone) if since else None,
+            "until": datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None,
+        }
+
+
+class ConsentForm(forms.Form):
+    """A person's consent to use their likeness, with its evidence (core.consent.consent_create checks it)."""
+
+    person_name = forms.CharField(label="Person", max_length=200, help_text="Whose face or voice it is.")
+    brands = forms.MultipleChoiceField(
+        label="Brands", widget=forms.CheckboxSelectMultiple, help_text="The brands they agreed to appear for."
+    )
+    uses = forms.MultipleChoiceField(
+        label="Uses",
+        choices=[
+            (Consent.Use.PORTRAIT, "Portrait (pictures of them)"),
+            (Consent.Use.VOICE, "Voice (recordings of their voice)"),
+            (Consent.Use.VIDEO, "Video (footage that shows them)"),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    valid_until = forms.DateTimeField(
+        label="Valid until (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty: until revoked.",
+    )
+    evidence = forms.FileField(
+        label="Evidence",
+        help_text="The signed document (PDF, PNG or JPEG) or their recorded statement (audio, or a video of "
+        "at most 60 seconds).",
+    )
+    collected_by = forms.CharField(
+        label="Collected by", max_length=200, required=False, help_text="Empty: you."
+    )
+
+    def __init__(self, *args: Any, brands: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["brands"].choices = brands  # type: ignore[attr-defined]  # a MultipleChoiceField
+
+
+class ConsentRevokeForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=500, required=False)

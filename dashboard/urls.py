@@ -7,12 +7,15 @@ from django.views.generic import RedirectView
 
 from dashboard.views import (
     ad_templates,
+    audit,
     billing,
     brands,
     campaigns,
+    consents,
     home,
     integrations,
     keys,
+    moderation,
     people,
     renders,
     webhooks,
@@ -78,6 +81,11 @@ urlpatterns = [
     path("campaigns/<str:campaign_id>/resume/", campaigns.campaign_resume, name="campaign_resume"),
     path("campaigns/<str:campaign_id>/cancel/", campaigns.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<str:campaign_id>/results.csv", campaigns.campaign_results_csv, name="campaign_results"),
+    path(
+        "campaigns/<str:campaign_id>/recipients/<str:recipient_id>/erase/",
+        campaigns.campaign_recipient_erase,
+        name="campaign_recipient_erase",
+    ),
     # Renders
     path("renders/", renders.renders, name="renders"),
     path("renders/<str:render_id>/", renders.render_detail, name="render"),
@@ -101,6 +109,14 @@ urlpatterns = [
         integrations.integration_delete,
         name="integration_delete",
     ),
+    # Moderation lists (editors read, owners change)
+    path("moderation/", moderation.moderation, name="moderation"),
+    # Consents for likeness (editors) and the audit log (owners): docs/trust.md
+    path("consents/", consents.consents, name="consents"),
+    path("consents/<str:consent_id>/revoke/", consents.consent_revoke_view, name="consent_revoke"),
+    path("audit/", audit.audit, name="audit"),
+    path("audit.csv", audit.audit_csv_view, name="audit_csv"),
+    path("audit/verify/", audit.audit_verify_view, name="audit_verify"),
     # API keys and billing (owners)
     path("api-keys/", keys.api_keys, name="api_keys"),
     path("api-keys/<str:api_key_id>/revoke/", keys.api_key_revoke_view, name="api_key_revoke"),

@@ -6,6 +6,7 @@ saving makes a new version)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +18,14 @@ from adspec.voices import scene_seconds_max
 from core.errors import ApplicationError
 from core.selectors import brand_get_for_workspace, brand_list
 from dashboard.access import VIEWER, DashboardRequest, member_view, paginate
-from dashboard.forms import PreviewForm, TemplateCreateForm, TemplateVersionForm, errors_to_form
+from dashboard.forms import (
+    PreviewForm,
+    TemplateCreateForm,
+    TemplateVersionForm,
+    authors_split,
+    errors_to_form,
+)
+from render.pricing import template_cost
 from render.selectors import template_poster_urls
 from render.services import render_request
 from render.services.preview import preview_brand_get, preview_sample_values, template_preview
@@ -65,6 +73,28 @@ def _spec_errors(exc: ApplicationError) -> list[tuple[str, str]]:
     return pairs or [("spec", exc.message)]
 
 
+_AUTHOR_PATH = re.compile(r"authors\[(\d+)\](?:\.(\w+))?")
+
+
+def _save_errors(
+    form: TemplateCreateForm | TemplateVersionForm, exc: ApplicationError, lines: list[int]
+) -> list[tuple[str, str]]:
+    """A refused save: the authors' problems on the Authors field, by the line each was typed on (`authors[1].role`
+    → "Line 3 (role): ..."); the spec's beside the editor, by path."""
+    if not any(path.startswith("authors") for path in exc.fields):
+        return _spec_errors(exc)
+    for path, found in exc.fields.items():
+        match = _AUTHOR_PATH.fullmatch(path)
+        if match and int(match[1]) < len(lines):
+            where = f"Line {lines[int(match[1])]}" + (f" ({match[2]})" if match[2] else "")
+            for message in found:
+                form.add_error("authors", f"{where}: {message}")
+        else:
+            for message in found:
+                form.add_error("authors", message)
+    return []
+
+
 def _summary(version: TemplateVersion) -> dict[str, Any]:
     spec = version.spec
     formats = spec.get("formats") or [{"name": "main", **spec.get("format", {})}]
@@ -101,14 +131,16 @@ def template_new(request: DashboardRequest) -> HttpResponse:
     form = TemplateCreateForm(request.POST or None, initial={"spec": STARTER_SPEC})
     spec_errors: list[tuple[str, str]] = []
     if request.method == "POST" and form.is_valid():
+        authors, lines = authors_split(form.cleaned_data["authors"])
         try:
             version = template_create(
                 workspace=request.member.workspace,
                 name=form.cleaned_data["name"],
                 spec=form.cleaned_data["spec"],
+                authors=authors,
             )
         except ApplicationError as exc:
-            spec_errors = _spec_errors(exc)
+            spec_errors = _save_errors(form, exc, lines)
         else:
             messages.success(request, f"Template {version.template.name!r} created (version 1).")
             return redirect("dashboard:template", template_id=version.template_id)
@@ -146,6 +178,8 @@ def _template_page(
         # The spec as its author writes it (JSON, the editor's language), not Python's repr of it.
         "latest_spec_json": json.dumps(latest.spec, indent=2, ensure_ascii=False),
         "summary": _summary(latest),
+        # Which scenes each recipient pays for (render.pricing, what the render API's estimate says).
+        "cost": template_cost(spec=latest.spec),
         "preview_form": form,
         "stills": stills,
         # The stills load with the defaults as the page opens (htmx); the form's GET works without script.
@@ -264,13 +298,17 @@ def template_archive(request: DashboardRequest, template_id: str) -> HttpRespons
 def template_edit(request: DashboardRequest, template_id: str) -> HttpResponse:
     template = template_get_for_workspace(workspace=request.member.workspace, template_id=template_id)
     latest = template_version_get(template=template, version=None, field=None)
-    form = TemplateVersionForm(request.POST or None, initial={"spec": latest.spec})
+    # The new version is credited to the latest one's authors unless the person changes them.
+    form = TemplateVersionForm(request.POST or None, initial={"spec": latest.spec, "authors": latest.authors})
     spec_errors: list[tuple[str, str]] = []
     if request.method == "POST" and form.is_valid():
+        authors, lines = authors_split(form.cleaned_data["authors"])
         try:
-            version = template_version_create(template=template, spec=form.cleaned_data["spec"])
+            version = template_version_create(
+                template=template, spec=form.cleaned_data["spec"], authors=authors
+            )
         except ApplicationError as exc:
-            spec_errors = _spec_errors(exc)
+            spec_errors = _save_errors(form, exc, lines)
         else:
             messages.success(request, f"Saved as version {version.version}.")
             return redirect("dashboard:template", template_id=template.pk)

@@ -1,7 +1,11 @@
 """Brand kit: list, create, edit, delete (refused with the reason while something live uses the brand), and
-uploads with a preview (picture, font sample, audio player)."""
+uploads with a preview (picture, font sample, audio player). A portrait, a voice, or video that shows a person
+names one of the workspace's active consents (docs/trust.md); without one the service's reason is shown on the
+form."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -9,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.apis import read_upload
+from core.consent import asset_consent_problem, consent_active_list
 from core.errors import ApplicationError
 from core.models import Brand, BrandAsset
 from core.selectors import brand_asset_get, brand_get_for_workspace, brand_list
@@ -41,17 +46,31 @@ def brand_new(request: DashboardRequest) -> HttpResponse:
     return render(request, "dashboard/brand_form.html", {"form": form, "brand": None}, status=status)
 
 
-def _current_assets(brand: Brand) -> list[tuple[str, BrandAsset | None, str | None]]:
-    """(kind, its current asset, a browser URL for the preview), one query for all kinds."""
+def _current_assets(brand: Brand) -> list[tuple[str, BrandAsset | None, str | None, str | None]]:
+    """(kind, its current asset, a browser URL for the preview, why its likeness may not be used now), one
+    query for all kinds (a consent's brands: one more, only when a likeness names a consent)."""
     current: dict[str, BrandAsset] = {}
-    for asset in brand.assets.order_by("created_at"):
+    for asset in brand.assets.select_related("consent").order_by("created_at"):
         current[asset.kind] = asset
     storage = get_storage()
-    out: list[tuple[str, BrandAsset | None, str | None]] = []
+    out: list[tuple[str, BrandAsset | None, str | None, str | None]] = []
     for kind in BrandAsset.Kind.values:
         found = current.get(kind)
-        out.append((kind, found, storage.url(found.storage_key) if found else None))
+        url = storage.url(found.storage_key) if found else None
+        out.append((kind, found, url, asset_consent_problem(found) if found else None))
     return out
+
+
+def _consent_choices(brand: Brand) -> list[tuple[str, str]]:
+    """The workspace's active consents, as the upload form offers them ("Dana Presenter (portrait, voice)")."""
+    return [
+        (str(c.pk), f"{c.person_name} ({', '.join(c.uses)})")
+        for c in consent_active_list(workspace=brand.workspace)
+    ]
+
+
+def _upload_form(brand: Brand, *args: Any) -> AssetUploadForm:
+    return AssetUploadForm(*args, consents=_consent_choices(brand))
 
 
 def _brand_page(
@@ -75,14 +94,14 @@ def brand(request: DashboardRequest, brand_id: str) -> HttpResponse:
         else:
             messages.success(request, "Brand saved.")
             return redirect("dashboard:brand", brand_id=brand.pk)
-    return _brand_page(request, brand, form, AssetUploadForm())
+    return _brand_page(request, brand, form, _upload_form(brand))
 
 
 @require_POST
 @member_view()
 def brand_asset(request: DashboardRequest, brand_id: str) -> HttpResponse:
     brand = brand_get_for_workspace(workspace=request.member.workspace, brand_id=brand_id)
-    upload = AssetUploadForm(request.POST, request.FILES)
+    upload = _upload_form(brand, request.POST, request.FILES)
     if upload.is_valid():
         file = upload.cleaned_data["file"]
         try:
@@ -91,6 +110,8 @@ def brand_asset(request: DashboardRequest, brand_id: str) -> HttpResponse:
                 kind=upload.cleaned_data["kind"],
                 data=read_upload(file),
                 original_name=file.name or "",
+                shows_person=upload.cleaned_data["shows_person"],
+                consent_id=upload.cleaned_data["consent"] or None,
             )
         except ApplicationError as exc:
             errors_to_form(upload, exc)

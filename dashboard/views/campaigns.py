@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns import recipients, selectors, services
+from campaigns import erasure, recipients, selectors, services
 from campaigns.csv_import import (
     IGNORE,
     UNKNOWN_COLUMN,
@@ -25,6 +25,7 @@ from campaigns.csv_import import (
     csv_upload_stash,
 )
 from campaigns.models import Campaign
+from campaigns.zip_import import zip_is
 from core.errors import ApplicationError, NotFoundError
 from core.selectors import brand_get_for_workspace, brand_list
 from dashboard.access import DashboardRequest, member_view, paginate
@@ -124,6 +125,31 @@ def _live_context(request: DashboardRequest, campaign: Campaign) -> dict[str, An
     }
 
 
+# The funnel's steps, in order, as the campaign page names them (selectors.campaign_analytics' funnel keys).
+FUNNEL_STEPS = (
+    ("sent", "Sent (watch link ready)"),
+    ("viewed", "Viewed"),
+    ("played", "Played"),
+    ("completed", "Watched to the end"),
+    ("clicked", "Clicked the button"),
+)
+
+
+def _engagement_context(campaign: Campaign) -> dict[str, Any]:
+    """The funnel chart (recipients at each step, as a share of those sent) and the totals beside it."""
+    analytics = selectors.campaign_analytics(campaign=campaign)
+    sent = analytics["funnel"]["sent"]
+    steps = [
+        {
+            "label": label,
+            "count": analytics["funnel"][key],
+            "percent": round(100 * analytics["funnel"][key] / sent) if sent else 0,
+        }
+        for key, label in FUNNEL_STEPS
+    ]
+    return {"analytics": analytics, "funnel": steps}
+
+
 def _campaign_page(
     request: DashboardRequest,
     campaign: Campaign,
@@ -165,6 +191,7 @@ def _campaign_page(
         "rejected": rejected,
         "rejected_csv": rejected_csv,
         "schedule": schedule,
+        **_engagement_context(campaign),
         "page": page,
         "results": results,
         "search": search,
@@ -219,6 +246,10 @@ def campaign_recipients(request: DashboardRequest, campaign_id: str) -> HttpResp
         return _campaign_page(request, item, upload=upload, status=400)
     file = upload.cleaned_data["file"]
     try:
+        if zip_is(file.file):  # a CSV with its pictures: imported at once, its columns matched by name
+            report = recipients.recipients_import(campaign=item, file=file.file)
+            item.refresh_from_db()
+            return _campaign_page(request, item, report=report)
         layout = csv_layout(file.file)
         guess = csv_mapping_guess(layout.header, item.template_version.variables)
         if all(guess.get(name) == name for name in layout.header):
@@ -332,6 +363,21 @@ def campaign_resume(request: DashboardRequest, campaign_id: str) -> HttpResponse
 @member_view()
 def campaign_cancel(request: DashboardRequest, campaign_id: str) -> HttpResponse:
     return _action(request, campaign_id, lambda c: services.campaign_cancel(campaign=c), "Canceled.")
+
+
+@require_POST
+@member_view()
+def campaign_recipient_erase(request: DashboardRequest, campaign_id: str, recipient_id: str) -> HttpResponse:
+    """Erase a recipient at their request (campaigns.erasure, the API's DELETE): htmx swaps their row for a
+    note; without JavaScript the page comes back with a message."""
+    item = selectors.campaign_get_for_workspace(workspace=request.member.workspace, campaign_id=campaign_id)
+    recipient = selectors.recipient_get_for_campaign(campaign=item, recipient_id=recipient_id)
+    position = recipient.position
+    erasure.recipient_erase_request(recipient=recipient)
+    if request.headers.get("HX-Request"):
+        return render(request, "dashboard/_recipient_erased.html", {"position": position})
+    messages.success(request, f"Recipient {position} erased.")
+    return redirect("dashboard:campaign", campaign_id=item.pk)
 
 
 @member_view()

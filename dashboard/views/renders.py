@@ -22,6 +22,7 @@ from render.selectors import (
     render_urls,
 )
 from render.services import render_cancel
+from render.watch.selectors import render_engagement, render_watch_url
 
 # Campaigns offered in the filter: the newest ones (older ones are reached from their own page).
 FILTER_CAMPAIGNS = 100
@@ -61,6 +62,9 @@ def render_detail(request: DashboardRequest, render_id: str) -> HttpResponse:
         "generations": generations,
         "stages": render_stage_times(render=item, links=generations),
         "c2pa": render_c2pa_status(render=item),
+        # The link recipients get, and what they did with it (render/watch).
+        "watch_url": render_watch_url(item),
+        "engagement": render_engagement(item),
     }
     return render(request, "dashboard/render.html", context)
 

@@ -6,7 +6,8 @@ In a throwaway var folder: migrates, renders the demo campaign (`manage.py demo`
 command), adds an owner with `manage.py create_member`, starts `manage.py runserver` (embedded mode), then
 drives Debian's Chromium: sets the password through the one-time link, signs in, adds a brand picture, a
 scheduled campaign with a CSV that needs its columns mapped, a webhook endpoint (and a test event), a CRM
-integration and an API key through the pages themselves, and saves each page at 1440 and 375 px wide.
+integration, an API key and a consent (with its signed release) through the pages themselves, then reads the
+audit log they left, and saves each page at 1440 and 375 px wide.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ CSV = (
     "Malik;Café Olé;not-an-email;\n"
     "Ines;Ines & Co;ines@example.com;VIP\n"
 )
+# A consent's evidence: a signed release as the check reads it (core.assets: a PDF by its header).
+RELEASE_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 STILLS_LOADED = (
     "() => { const s = [...document.querySelectorAll('#stills img')];"
     " return s.length > 0 && s.every(i => i.complete && i.naturalWidth > 0); }"
@@ -168,6 +171,17 @@ def tour(page: Page, base: str, link: str, out: Path, work: Path) -> None:
         "() => { const v = document.querySelector('video'); return !v || v.readyState >= 2; }"
     )
     save(page, out, "render")
+    # The recipient's side: the render's watch page (no sign-in), played a little so the campaign's funnel
+    # below has a view and a play to show.
+    page.goto(page.locator("#watch-link").get_attribute("href") or "")
+    page.wait_for_function("() => document.querySelector('video').readyState >= 2")
+    page.locator("video").evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_timeout(1500)
+    page.locator("video").evaluate("v => v.pause()")
+    save(page, out, "watch")
+    page.goto(f"{base}/campaigns/")
+    page.locator("tbody tr a").last.click()  # the demo campaign (the newest is the one made above)
+    save(page, out, "campaign")
 
     nav.get_by_role("link", name="Webhooks").click()
     page.get_by_label("URL").fill("http://127.0.0.1:9/reelsmith-hook")
@@ -196,6 +210,24 @@ def tour(page: Page, base: str, link: str, out: Path, work: Path) -> None:
     page.get_by_label("Email").fill("editor@example.com")
     page.get_by_role("button", name="Invite").click()
     save(page, out, "members")
+
+    nav.get_by_role("link", name="Consents").click()
+    release = work / "release.pdf"
+    release.write_bytes(RELEASE_PDF)
+    page.get_by_label("Person").fill("Dana Presenter")
+    page.get_by_role("group", name="Brands").get_by_role("checkbox").first.check()
+    page.get_by_label("Portrait (pictures of them)").check()
+    page.get_by_label("Voice (recordings of their voice)").check()
+    page.get_by_label("Evidence").set_input_files(release)
+    page.get_by_label("Collected by").fill("Sam from Legal")
+    page.get_by_role("button", name="Record consent").click()
+    page.get_by_role("row", name="Dana Presenter").wait_for()
+    save(page, out, "consents")
+    nav.get_by_role("link", name="Audit log").click()
+    page.locator("table.audit summary").first.click()  # one entry's changes unfolded
+    page.get_by_role("button", name="Verify the chain").click()
+    page.locator("#chain-status p").wait_for()
+    save(page, out, "audit")
 
 
 def main() -> None:

@@ -184,7 +184,7 @@ def _results_csv(page: Page) -> None:
     with page.expect_download() as download:
         page.get_by_role("link", name="Download results.csv").click()
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "recipient,external_id,status,video_url,error,email"
+    assert lines[0].startswith("recipient,external_id,status,watch_url,error,email,")
     assert len(lines) == 3
     assert all(",succeeded," in line for line in lines[1:])
 
@@ -234,7 +234,7 @@ def test_a_marketer_runs_a_campaign_from_sign_in_to_results(
     page_check(page, checked)
     _create_and_revoke_key(page, checked)
     _webhook_test_event(page, workspace, checked)
-    for name in ("Integrations", "Billing", "Members"):
+    for name in ("Integrations", "Consents", "Billing", "Members", "Audit log"):
         page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
         page_check(page, checked)
     assert len(checked) >= 15
@@ -279,10 +279,12 @@ def test_a_viewer_cannot_approve_and_nobody_reaches_another_workspace(
     nav = page.get_by_role("navigation", name="Main")
     for name in ("Campaigns", "Templates", "Brands", "Renders", "Webhooks"):
         expect(nav.get_by_role("link", name=name)).to_be_visible()
-    expect(nav.get_by_role("link", name="API keys")).to_have_count(0)
-    response = page.goto(f"{dashboard_url}/api-keys/")
-    assert response is not None
-    assert response.status == 403
+    for name in ("API keys", "Consents", "Audit log"):
+        expect(nav.get_by_role("link", name=name)).to_have_count(0)
+    for path in ("/api-keys/", "/consents/", "/audit/"):
+        response = page.goto(f"{dashboard_url}{path}")
+        assert response is not None
+        assert response.status == 403, path
     for path in (
         f"/campaigns/{theirs['campaign'].pk}/",
         f"/brands/{theirs['brand'].pk}/",

@@ -19,10 +19,13 @@ from campaigns.recipients import recipients_import
 from campaigns.services import campaign_create
 from core.models import ApiKey, Brand, Membership, Workspace
 from core.services import api_key_create, brand_create, member_invite
+from render.pricing import template_cost
 from templates.models import AdTemplate
 from templates.services import template_create
+from tests.campaigns.test_zip_import import SPEC_WITH_NAME, make_zip
 from tests.dashboard.conftest import PASSWORD, member_client
 from tests.factories import BrandFactory, small_spec
+from tests.render.test_image_uploads import png
 
 pytestmark = pytest.mark.django_db
 
@@ -231,6 +234,20 @@ def test_a_bad_spec_is_shown_beside_its_path_and_nothing_is_saved(
     assert "{&#x27;" not in shown
 
 
+def test_the_template_page_says_what_each_recipient_costs(workspace: Workspace, editor: Client) -> None:
+    spec = small_spec()
+    spec["scenes"][1]["layers"][1]["text"] = "Let's talk."  # the same for everyone: a shared scene
+    version = template_create(workspace=workspace, name="Costed", spec=spec)
+    cost = template_cost(spec=version.spec)
+    page = editor.get(f"/templates/{version.template_id}/").content.decode()
+    assert "What each recipient costs" in page
+    assert f"{cost['personal_seconds']} s of each video are made per recipient" in page
+    assert page.count('<span class="badge s-running">per recipient</span>') == sum(
+        1 for scene in cost["scenes"] if scene["personal"]
+    )
+    assert 0 < cost["personal_seconds"] < sum(scene["seconds"] for scene in cost["scenes"])
+
+
 def test_a_csv_with_a_bad_header_is_refused_on_the_form(workspace: Workspace, editor: Client) -> None:
     campaign = _campaign(workspace, recipients=0)
     upload = io.BytesIO(b"first_name,shoe_size\nAnn,42\n")
@@ -240,6 +257,24 @@ def test_a_csv_with_a_bad_header_is_refused_on_the_form(workspace: Workspace, ed
     assert "Unknown column" in response.content.decode()
     campaign.refresh_from_db()
     assert campaign.recipient_count == 0
+
+
+def test_a_zip_of_recipients_and_their_pictures_is_imported(workspace: Workspace, editor: Client) -> None:
+    brand = BrandFactory.create(workspace=workspace)
+    version = template_create(workspace=workspace, name="Logos", spec=SPEC_WITH_NAME)
+    campaign = campaign_create(workspace=workspace, name="Z", template_version=version, brand=brand)
+    archive = io.BytesIO(
+        make_zip(
+            {"r.csv": b"first_name,company_logo\nAnn,acme.png\nBo,gone.png\n", "acme.png": png((0, 9, 9))}
+        )
+    )
+    archive.name = "recipients.zip"
+    response = editor.post(f"/campaigns/{campaign.pk}/recipients/", {"file": archive})
+    page = response.content.decode()
+    assert response.status_code == 200, page
+    campaign.refresh_from_db()
+    assert campaign.recipient_count == 1
+    assert "gone.png" in page  # the rejected row says which file the zip lacks
 
 
 def test_request_changes_records_who_when_and_why(workspace: Workspace, editor: Client) -> None:

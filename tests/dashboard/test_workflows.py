@@ -9,7 +9,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from django.test import Client
@@ -107,6 +107,24 @@ def test_render_a_sample_makes_a_real_render_and_opens_its_page(workspace: Works
     assert response["Location"] == f"/renders/{render.pk}/"
     assert render.variables["first_name"] == "Ann"
     assert render.template_version.template_id == template.pk
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("run_tasks_inline")
+def test_a_finished_render_page_links_its_watch_page_and_counts(workspace: Workspace, editor: Client) -> None:
+    brand = brand_create(workspace=workspace, name="B", colors=COLORS)
+    template = _template(workspace).template
+    editor.post(f"/templates/{template.pk}/sample/", {"value_first_name": "Ann", "brand": str(brand.pk)})
+    render = Render.objects.get()
+    assert render.status == "succeeded", render.error
+    page = editor.get(f"/renders/{render.pk}/").content.decode()
+    link = re.search(r'id="watch-link">([^<]+)<', page)
+    assert link is not None
+    assert "/w/" in link.group(1)
+    assert "0 views, 0 plays, 0 watched to the end, 0 clicks" in page
+    watch = editor.get(urlsplit(link.group(1)).path)
+    assert watch.status_code == 200
+    assert 'property="og:image"' in watch.content.decode()  # the page recipients get, no sign-in needed
 
 
 def test_the_poster_of_a_template_never_rendered_is_its_first_still(
