@@ -70,6 +70,23 @@ def writeback_schedule(*, render_id: Any) -> None:
         enqueue(TASK_WRITEBACK, str(render_id))
 
 
+def _record_patch(integration: Integration, object_id: str, values: dict[str, Any]) -> str:
+    """PATCH the CRM record's properties through the private-address guard; "" when the CRM took it, else
+    why not (an HTTP status and the start of the body, or the connection's error)."""
+    url, payload = VENDORS[Integration.Kind(integration.kind)](integration, object_id, values)
+    try:
+        response = outbound.request(
+            "PATCH",
+            url,
+            body=json.dumps(payload).encode(),
+            headers={"Authorization": f"Bearer {integration.writeback_token}"},
+            timeout=settings.REELSMITH_WEBHOOK_TIMEOUT,
+        )
+    except outbound.OutboundError as exc:
+        return str(exc)
+    return "" if 200 <= response.status < 300 else f"HTTP {response.status}: {response.body[:200]!r}"
+
+
 def writeback_run(*, render_id: Any) -> str:
     link = (
         IntegrationRender.objects.select_related("integration", "render")
@@ -81,21 +98,8 @@ def writeback_run(*, render_id: Any) -> str:
     integration = link.integration
     watch_page_ensure(render_id=link.render_id)
     page_url = render_watch_url(link.render) or ""
-    url, payload = VENDORS[Integration.Kind(integration.kind)](
-        integration, link.object_id, {integration.writeback_field: page_url}
-    )
     IntegrationRender.objects.filter(pk=link.pk).update(writeback_attempts=F("writeback_attempts") + 1)
-    try:
-        response = outbound.request(
-            "PATCH",
-            url,
-            body=json.dumps(payload).encode(),
-            headers={"Authorization": f"Bearer {integration.writeback_token}"},
-            timeout=settings.REELSMITH_WEBHOOK_TIMEOUT,
-        )
-        error = "" if 200 <= response.status < 300 else f"HTTP {response.status}: {response.body[:200]!r}"
-    except outbound.OutboundError as exc:
-        error = str(exc)
+    error = _record_patch(integration, link.object_id, {integration.writeback_field: page_url})
     if not error:
         IntegrationRender.objects.filter(pk=link.pk).update(writeback=IntegrationRender.WriteBack.DONE)
         return "done"
@@ -152,18 +156,7 @@ def writeback_engagement_run(*, render_id: Any) -> str:
         values[integration.writeback_clicks_field] = page.cta_clicks
     if not values:
         return "skipped"
-    url, payload = VENDORS[Integration.Kind(integration.kind)](integration, link.object_id, values)
-    try:
-        response = outbound.request(
-            "PATCH",
-            url,
-            body=json.dumps(payload).encode(),
-            headers={"Authorization": f"Bearer {integration.writeback_token}"},
-            timeout=settings.REELSMITH_WEBHOOK_TIMEOUT,
-        )
-        error = "" if 200 <= response.status < 300 else f"HTTP {response.status}: {response.body[:200]!r}"
-    except outbound.OutboundError as exc:
-        error = str(exc)
+    error = _record_patch(integration, link.object_id, values)
     if error:
         # Not retried: the next view or click writes the counts again (they are totals, not increments).
         logger.warning("engagement write-back for render %s failed: %s", render_id, error)

@@ -187,7 +187,24 @@ class GenerationBatch(models.Model):
 # --- Watch pages (docs/watch-pages.md) ------------------------------------------------------------------------
 
 
-class WatchPage(models.Model):
+class WatchCounters(models.Model):
+    """The engagement counters a watch page keeps in total (WatchPage) and per day (WatchDaily)."""
+
+    views = models.PositiveIntegerField(default=0)
+    unique_viewers = models.PositiveIntegerField(default=0)
+    plays = models.PositiveIntegerField(default=0)
+    progress_25 = models.PositiveIntegerField(default=0)
+    progress_50 = models.PositiveIntegerField(default=0)
+    progress_75 = models.PositiveIntegerField(default=0)
+    progress_100 = models.PositiveIntegerField(default=0)
+    cta_clicks = models.PositiveIntegerField(default=0)
+    bot_hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class WatchPage(WatchCounters):
     """The stable link a recipient gets for one render: `/w/<token>`. Made when the render succeeds.
 
     The token is the only secret (≥128 bits from `secrets`, render/watch/services.py); revoking or expiring a
@@ -200,15 +217,6 @@ class WatchPage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    views = models.PositiveIntegerField(default=0)
-    unique_viewers = models.PositiveIntegerField(default=0)
-    plays = models.PositiveIntegerField(default=0)
-    progress_25 = models.PositiveIntegerField(default=0)
-    progress_50 = models.PositiveIntegerField(default=0)
-    progress_75 = models.PositiveIntegerField(default=0)
-    progress_100 = models.PositiveIntegerField(default=0)
-    cta_clicks = models.PositiveIntegerField(default=0)
-    bot_hits = models.PositiveIntegerField(default=0)
     # Set once, by the first view / first CTA click (a conditional update: `video.viewed` and `cta.clicked`
     # are told once per render).
     first_viewed_at = models.DateTimeField(null=True, blank=True)
@@ -257,20 +265,11 @@ class WatchEvent(models.Model):
         return f"{self.kind} on {self.page_id}"
 
 
-class WatchDaily(models.Model):
+class WatchDaily(WatchCounters):
     """A watch page's counters for one UTC day: what the analytics read (never the events)."""
 
     page = models.ForeignKey(WatchPage, on_delete=models.CASCADE, related_name="days")
     day = models.DateField()
-    views = models.PositiveIntegerField(default=0)
-    unique_viewers = models.PositiveIntegerField(default=0)
-    plays = models.PositiveIntegerField(default=0)
-    progress_25 = models.PositiveIntegerField(default=0)
-    progress_50 = models.PositiveIntegerField(default=0)
-    progress_75 = models.PositiveIntegerField(default=0)
-    progress_100 = models.PositiveIntegerField(default=0)
-    cta_clicks = models.PositiveIntegerField(default=0)
-    bot_hits = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["page", "day"], name="watch_daily_unique")]

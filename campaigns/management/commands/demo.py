@@ -72,7 +72,11 @@ DEMO_SPEC: dict[str, Any] = {
     ],
     "transition": {"type": "fade", "duration": 0.4},
     "audio": {"music": "brand", "volume": 0.8},
+    # The watch page's button (docs/watch-pages.md): a booking link that knows who clicked.
+    "cta": {"label": "Book a call, {{first_name}}", "url": "https://example.com/book?company={{company}}"},
 }
+# Credited in the render API, on the watch page and in each MP4's C2PA manifest (docs/trust.md "Credit").
+DEMO_AUTHORS = [{"name": "Demo Studio", "role": "designer"}, {"name": "Sam Writer", "role": "copywriter"}]
 
 DEMO_RECIPIENTS = [
     {"first_name": "Zoë", "company": "Acme Bakery", "industry": "bakery"},
@@ -177,7 +181,9 @@ class Command(BaseCommand):
 
     def _campaign(self, workspace: Workspace, brand: Brand) -> Campaign:
         with transaction.atomic():
-            version = template_create(workspace=workspace, name="Demo: hello", spec=DEMO_SPEC)
+            version = template_create(
+                workspace=workspace, name="Demo: hello", spec=DEMO_SPEC, authors=DEMO_AUTHORS
+            )
             campaign = campaign_create(
                 workspace=workspace,
                 name=f"Demo campaign {time.strftime('%Y-%m-%d %H:%M:%S')}",
