@@ -26,6 +26,7 @@ def test_demo_renders_three_personalised_mp4s_through_the_approval_gate(tmp_path
     assert {r.status for r in renders} == {RenderStatus.SUCCEEDED}
     assert len({r.variables["first_name"] for r in renders}) == 3
     assert "Done: 3 MP4s." in out.getvalue()
+    assert out.getvalue().count("watch page: http") == 3  # each recipient's link, printed with its MP4
     for render in renders:
         video = get_storage().fetch(render.video_key, tmp_path / f"{render.pk}.mp4")
         info = probe(video)

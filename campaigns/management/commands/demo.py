@@ -28,6 +28,7 @@ from core.periodic import periodic_start
 from core.services import brand_asset_upload, brand_create, workspace_get_or_create
 from render.models import FINAL_RENDER_STATUSES, Render, RenderStatus
 from render.selectors import render_urls
+from render.watch.selectors import render_watch_url
 from templates.services import template_create
 
 DEMO_SPEC: dict[str, Any] = {
@@ -157,7 +158,9 @@ class Command(BaseCommand):
             if render.status != RenderStatus.SUCCEEDED:
                 self.stdout.write(f"  {name}: {render.status} {render.error}")
             else:
-                self.stdout.write(f"  {name}: {self._location(render)}")
+                self.stdout.write(
+                    f"  {name}: {self._location(render)}  watch page: {render_watch_url(render)}"
+                )
         if failed:
             raise CommandError(f"{len(failed)} of {len(final)} demo renders did not succeed")
         self.stdout.write(self.style.SUCCESS(f"Done: {len(final)} MP4s."))
