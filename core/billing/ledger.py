@@ -64,12 +64,25 @@ def _account_locked(workspace: Workspace) -> BillingAccount:
     return BillingAccount.objects.select_for_update().get(workspace=workspace)
 
 
-def charges_admit(*, workspace: Workspace, charges: Sequence[Charge]) -> PlanLimits:
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """What `charges_admit` found under the account's row lock: the account, the plan's limits, and which
+    charges passed the plan's gates. Handed to `charges_reserve` in the same transaction, so the lock is
+    taken and the plan read once per request, not twice (docs/benchmarks.md "Campaign fan-out")."""
+
+    account: BillingAccount
+    limits: PlanLimits
+    references: frozenset[str]
+
+
+def charges_admit(*, workspace: Workspace, charges: Sequence[Charge]) -> Admission:
     """Lock the workspace's billing account until the caller's transaction ends, apply the plan's gates to
     `charges` (402: unpaid past the grace period, a frame larger than the plan renders) and answer the plan's
-    limits. A caller that counts something against a limit (render: its renders in flight) counts it after
-    this, under the same lock, then calls `charges_reserve` in the same transaction."""
-    return _admit(workspace, charges)[1]
+    limits (`.limits`). A caller that counts something against a limit (render: its renders in flight)
+    counts it after this, under the same lock, then calls `charges_reserve` with this admission in the same
+    transaction."""
+    account, limits = _admit(workspace, charges)
+    return Admission(account, limits, frozenset(charge.reference for charge in charges))
 
 
 def _admit(workspace: Workspace, charges: Sequence[Charge]) -> tuple[BillingAccount, PlanLimits]:
@@ -80,17 +93,25 @@ def _admit(workspace: Workspace, charges: Sequence[Charge]) -> tuple[BillingAcco
     return account, plan_limits_of(account=account)
 
 
-def charges_reserve(*, workspace: Workspace, charges: Sequence[Charge]) -> list[Reservation]:
+def charges_reserve(
+    *, workspace: Workspace, charges: Sequence[Charge], admission: Admission | None = None
+) -> list[Reservation]:
     """Hold the credits of `charges`, all or none, under the account's row lock.
 
     Call inside the `transaction.atomic()` that creates what is charged: on PaymentRequiredError (402, with
     cost and balance; or a plan gate's refusal) the caller's transaction rolls back, so nothing charged, and
     no task enqueued on commit, ever exists. Billing off: nothing is refused, the ledger still records.
+    `admission`: what `charges_admit` answered for these charges in this transaction (its lock is still held
+    and its gates passed); without one, or for charges it did not admit, the lock and gates are taken here.
     """
     if not charges:
         return []
-    # The same lock and gates as `charges_admit`: already held and passed when the caller admitted first.
-    account, limits = _admit(workspace, charges)
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("charges must be admitted and reserved inside the transaction that creates them")
+    if admission is not None and {charge.reference for charge in charges} <= admission.references:
+        account, limits = admission.account, admission.limits
+    else:
+        account, limits = _admit(workspace, charges)
     if limits.enforced:
         total = sum(charge.credits for charge in charges)
         balance = ledger_balance(account=account)

@@ -109,7 +109,8 @@ def _credits_reserve(workspace: Workspace, renders: list[Render]) -> None:
     does not have to), then the balance (402). The lock makes the count and the renders it admits one step
     (docs/reliability.md R13)."""
     charges = [render_charge(render=render) for render in renders]
-    limits = charges_admit(workspace=workspace, charges=charges)
+    admission = charges_admit(workspace=workspace, charges=charges)
+    limits = admission.limits
     # Batch renders are queued behind interactive ones at low priority by design, and capped on their own.
     interactive = sum(1 for render in renders if not render.batch)
     if limits.enforced and interactive:
@@ -123,7 +124,7 @@ def _credits_reserve(workspace: Workspace, renders: list[Render]) -> None:
                 TOO_MANY_IN_FLIGHT.format(plan=limits.name, limit=limits.renders_in_flight),
                 retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
             )
-    charges_reserve(workspace=workspace, charges=charges)
+    charges_reserve(workspace=workspace, charges=charges, admission=admission)
 
 
 def _idempotent_replay(existing: Render, request_hash: str) -> Render:

@@ -88,7 +88,7 @@ class TestCharges:
 
     def test_billing_off_admits_everything_and_the_limits_say_so(self, workspace: Workspace) -> None:
         with transaction.atomic():
-            limits = charges_admit(workspace=workspace, charges=[_charge(99, (8000 * 8000,))])
+            limits = charges_admit(workspace=workspace, charges=[_charge(99, (8000 * 8000,))]).limits
         assert limits.enforced is False
         assert limits == plan_limits(workspace=workspace)
         _reserve(workspace, _charge(3))
@@ -138,3 +138,38 @@ class TestChargesWithBillingOn:
             3,
             "cus_charges",
         )
+
+
+def _account_reads(workspace: Workspace, *, with_admission: bool, charge: Charge) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        admission = charges_admit(workspace=workspace, charges=[charge])
+        charges_reserve(
+            workspace=workspace, charges=[charge], admission=admission if with_admission else None
+        )
+    return sum(1 for query in queries.captured_queries if 'FROM "core_billingaccount"' in query["sql"])
+
+
+@pytest.mark.django_db
+def test_a_reservation_with_its_admission_reads_the_account_once(workspace: Workspace) -> None:
+    # The fan-out asks for thousands of renders: the lock and the plan are read once per request, not twice.
+    alone = _account_reads(workspace, with_admission=False, charge=_charge(1))
+    together = _account_reads(workspace, with_admission=True, charge=_charge(1))
+    assert together < alone
+    assert _balance(workspace) == -2  # both reserved
+
+
+@pytest.mark.django_db
+def test_an_admission_does_not_cover_charges_it_did_not_admit(
+    workspace: Workspace, fake_stripe: FakeStripe
+) -> None:
+    grant(workspace, 100)  # billing on (fake_stripe), the Free plan: frames up to 1920x1080
+    with transaction.atomic():
+        admission = charges_admit(workspace=workspace, charges=[_charge(1)])
+        with pytest.raises(PaymentRequiredError) as refused:  # the gates apply to a charge never admitted
+            charges_reserve(workspace=workspace, charges=[_charge(1, (3840 * 2160,))], admission=admission)
+    assert refused.value.message == FORMAT_NOT_IN_PLAN.format(
+        plan="Free", max_pixels=1920 * 1080, pixels=3840 * 2160
+    )
