@@ -16,12 +16,14 @@ from typing import Any
 
 from django.db import transaction
 
+from adspec.vocabulary import IMAGE_UPLOAD
 from campaigns.models import Campaign, Recipient, WebhookDelivery
 from core.audit import audit_context, audit_record
 from core.models import Workspace
 from core.queue import enqueue
 from render.models import Render
 from render.services.erasure import render_erase
+from render.services.images import uploaded_image_delete
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,35 @@ def _renders_of(recipient_id: Any) -> list[Render]:
     )
 
 
-def _erase_renders(renders: list[Render]) -> int:
+def _uploads_of(recipient: Recipient) -> dict[str, str]:
+    """The recipient's uploaded pictures: {variable: `upload:` reference}."""
+    declared = recipient.campaign.template_version.variables
+    return {
+        name: value
+        for name, value in (recipient.variables or {}).items()
+        if (declared.get(name) or {}).get("type") == "image"
+        and isinstance(value, str)
+        and IMAGE_UPLOAD.fullmatch(value)
+    }
+
+
+def _uploads_still_named(recipient: Recipient, uploads: dict[str, str]) -> frozenset[str]:
+    """Of the recipient's uploaded pictures, those another recipient of the workspace names (a zip's logo for
+    a whole company): content-addressed, one object serves them all, so it stays."""
+    others = Recipient.objects.filter(campaign__workspace_id=recipient.campaign.workspace_id).exclude(
+        pk=recipient.pk
+    )
+    return frozenset(
+        value for name, value in uploads.items() if others.filter(**{f"variables__{name}": value}).exists()
+    )
+
+
+def _erase_renders(renders: list[Render], keep_uploads: frozenset[str] = frozenset()) -> int:
     deleted = 0
     for render in renders:
-        deleted += render_erase(render=render, reason=ERASED_REASON, forget_personal=True)
+        deleted += render_erase(
+            render=render, reason=ERASED_REASON, forget_personal=True, keep_uploads=keep_uploads
+        )
         # Webhook deliveries keep a render's payload for retries and the log: its external id goes.
         for delivery in WebhookDelivery.objects.filter(payload__data__id=str(render.pk)):
             data = dict(delivery.payload.get("data") or {})
@@ -60,19 +87,28 @@ def _erase_renders(renders: list[Render]) -> int:
 
 def recipient_erase(*, recipient_id: Any, actor: str | None = None) -> bool:
     """Erase one recipient (see the module's docstring). False when there was no such recipient."""
-    recipient = Recipient.objects.filter(pk=recipient_id).select_related("campaign").first()
+    recipient = Recipient.objects.filter(pk=recipient_id).select_related("campaign__template_version").first()
     if recipient is None:
         return False
     campaign = recipient.campaign
+    uploads = _uploads_of(recipient)
+    shared = _uploads_still_named(recipient, uploads)
     renders = _renders_of(recipient.pk)
-    deleted = _erase_renders(renders)
+    deleted = _erase_renders(renders, shared)
     with transaction.atomic():
         # Fan-out holds this lock while it starts renders: after it, no new render can be made for them.
         Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         late = [render for render in _renders_of(recipient.pk) if render.pk not in {r.pk for r in renders}]
-        deleted += _erase_renders(late)
+        deleted += _erase_renders(late, shared)
         if not Recipient.objects.filter(pk=recipient.pk).delete()[0]:
             return False  # a concurrent run erased them first
+        # Pictures uploaded for them that no render made them (not yet rendered) and nobody else names.
+        for name, reference in uploads.items():
+            named = Render.objects.filter(
+                workspace_id=campaign.workspace_id, **{f"variables__{name}": reference}
+            )
+            if reference not in shared and not named.exists():
+                deleted += uploaded_image_delete(workspace_id=campaign.workspace_id, reference=reference)
         audit_record(
             "recipient.erased",
             workspace=campaign.workspace_id,

@@ -38,7 +38,7 @@ from render.models import (
     WatchPage,
 )
 from render.services.composition import OUTPUT_FILES, output_prefix
-from render.services.images import _pointer_key, _upload_key
+from render.services.images import _pointer_key, uploaded_image_delete
 from render.services.requests import render_cancel
 from render.watch.services import watch_page_forget
 from templates.spec import spec_formats
@@ -76,9 +76,12 @@ def render_output_keys(render: Render) -> set[str]:
     return keys
 
 
-def render_erase(*, render: Render, reason: str, forget_personal: bool = False) -> int:
+def render_erase(
+    *, render: Render, reason: str, forget_personal: bool = False, keep_uploads: frozenset[str] = frozenset()
+) -> int:
     """Cancel the render if it is still running, delete its outputs from storage and mark it erased (with
-    `reason`); `forget_personal` also removes the recipient's data from it. Returns the objects deleted."""
+    `reason`); `forget_personal` also removes the recipient's data from it, except the uploaded pictures in
+    `keep_uploads` (ones the caller knows someone else still names). Returns the objects deleted."""
     if render.status in ACTIVE_RENDER_STATUSES:
         _cancel(render, reason)
     storage = get_storage()
@@ -93,7 +96,7 @@ def render_erase(*, render: Render, reason: str, forget_personal: bool = False) 
     ]
     fields: dict[str, Any] = {"video_key": "", "thumbnail_key": "", "outputs": outputs}
     if forget_personal:
-        deleted += _forget_personal(render)
+        deleted += _forget_personal(render, keep_uploads)
         fields |= {"variables": {}, "external_id": "", "callback_url": "", "error": reason[:2000]}
     with transaction.atomic():
         first = Render.objects.filter(pk=render.pk, outputs_erased_at__isnull=True).update(
@@ -115,7 +118,7 @@ def render_erase(*, render: Render, reason: str, forget_personal: bool = False) 
     return deleted
 
 
-def _forget_personal(render: Render) -> int:
+def _forget_personal(render: Render, keep_uploads: frozenset[str] = frozenset()) -> int:
     """The recipient's pictures and the pictures generated for this render alone. Returns objects deleted."""
     storage = get_storage()
     deleted = 0
@@ -139,12 +142,11 @@ def _forget_personal(render: Render) -> int:
         if (declared.get(name) or {}).get("type") != "image" or not isinstance(value, str):
             continue
         if IMAGE_UPLOAD.fullmatch(value):
+            if value in keep_uploads:
+                continue
             others = Render.objects.filter(workspace_id=render.workspace_id, **{f"variables__{name}": value})
             if not others.exclude(pk=render.pk).exists():
-                key = _upload_key(render.workspace_id, value)
-                if storage.exists(key):
-                    storage.delete(key)
-                    deleted += 1
+                deleted += uploaded_image_delete(workspace_id=render.workspace_id, reference=value)
         elif IMAGE_URL.fullmatch(value):
             deleted += _remote_image_forget(value)
     return deleted

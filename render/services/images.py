@@ -130,6 +130,15 @@ def uploaded_image_store(*, workspace_id: object, data: bytes, field: str = "fil
     return reference
 
 
+def uploaded_image_delete(*, workspace_id: object, reference: str) -> int:
+    """Delete an uploaded picture (an erasure, once nobody names it any more); 1 if it was there."""
+    key, storage = _upload_key(workspace_id, reference), get_storage()
+    if not storage.exists(key):
+        return 0
+    storage.delete(key)
+    return 1
+
+
 def uploaded_images_check(
     *,
     workspace_id: object,

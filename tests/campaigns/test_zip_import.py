@@ -129,3 +129,48 @@ def test_a_zipped_picture_is_in_the_recipients_frame(api: APIClient, tmp_path: P
     top = frame[10:130, 10:150].reshape(-1, 3).mean(axis=0)
     assert top[1] > 150
     assert max(top[0], top[2]) < 60
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("run_tasks_inline")
+def test_erasing_a_recipient_keeps_a_picture_others_name_and_deletes_their_own(api: APIClient) -> None:
+    campaign = make_campaign(api, template=make_template(api, SPEC_WITH_NAME))
+    data = make_zip(
+        {
+            "r.csv": b"first_name,email,company_logo\nZoe,zoe@x.com,acme.png\nLi,li@x.com,acme.png\n"
+            b"Ana,ana@x.com,own.png\n",
+            "acme.png": png((0, 210, 0)),
+            "own.png": png((210, 0, 0)),
+        }
+    )
+    assert post_zip(api, campaign["id"], data).json()["accepted"] == 3
+    people = {r.email: r for r in Recipient.objects.filter(campaign_id=campaign["id"])}
+    workspace_id = api.workspace.pk  # type: ignore[attr-defined]
+
+    def stored(email: str) -> bool:
+        reference = people[email].variables["company_logo"].removeprefix("upload:")
+        return get_storage().exists(f"uploads/{workspace_id}/images/{reference}")
+
+    # Zoë's sample is rendered; then Zoë (rendered) and Ana (never rendered) are erased: what only Ana named
+    # goes, the logo Li still names stays.
+    assert (
+        api.post(f"/api/v1/campaigns/{campaign['id']}/samples/", {"count": 1}, format="json").status_code
+        == 202
+    )
+    assert Render.objects.get(campaign_link__recipient=people["zoe@x.com"]).status == RenderStatus.SUCCEEDED
+    for email in ("zoe@x.com", "ana@x.com"):
+        path = f"/api/v1/campaigns/{campaign['id']}/recipients/{people[email].pk}/"
+        assert api.delete(path).status_code == 202
+    assert stored("li@x.com")
+    assert not stored("ana@x.com")
+    # Li still renders with the shared logo.
+    assert api.post(f"/api/v1/campaigns/{campaign['id']}/approve/").status_code == 200
+    assert api.post(f"/api/v1/campaigns/{campaign['id']}/launch/").status_code == 202
+    render = Render.objects.get(campaign_link__recipient=people["li@x.com"])
+    assert render.status == RenderStatus.SUCCEEDED, render.error
+    # Once Li is erased too (after rendering), nobody names it: gone.
+    assert (
+        api.delete(f"/api/v1/campaigns/{campaign['id']}/recipients/{people['li@x.com'].pk}/").status_code
+        == 202
+    )
+    assert not stored("li@x.com")
