@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from core.errors import ApplicationError
-from core.storage import get_storage
+from core.storage import storage_put_bytes_once
 
 MiB = 1024 * 1024
 # Caps: a logo or font over 10 MiB or music over 20 MiB is a mistake, not a brand asset.
@@ -86,12 +84,7 @@ def asset_store(*, folder: str, kind: str, data: bytes) -> StoredAsset:
     checked = asset_check(kind=kind, data=data)
     digest = hashlib.sha256(data).hexdigest()
     key = f"{folder}/{kind}-{digest[:32]}.{checked.extension}"
-    storage = get_storage()
-    if not storage.exists(key):
-        with tempfile.TemporaryDirectory(prefix="reelsmith-asset-") as tmp:
-            path = Path(tmp) / f"upload.{checked.extension}"
-            path.write_bytes(data)
-            storage.put_file(key, path, content_type=checked.content_type)
+    storage_put_bytes_once(key=key, data=data, content_type=checked.content_type)
     return StoredAsset(checked=checked, key=key, sha256=digest)
 
 

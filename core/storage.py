@@ -412,6 +412,18 @@ def storage_exists_shared(*, key: str) -> bool:
     return get_storage().exists(key)
 
 
+def storage_put_bytes_once(*, key: str, data: bytes, content_type: str) -> None:
+    """Store `data` under a key that names its content, unless it is there already (the same upload twice
+    is one object)."""
+    storage = get_storage()
+    if storage.exists(key):
+        return
+    with tempfile.TemporaryDirectory(prefix="reelsmith-put-") as tmp:
+        path = Path(tmp) / "object"
+        path.write_bytes(data)
+        storage.put_file(key, path, content_type=content_type)
+
+
 def storage_put_shared(*, key: str, path: Path, content_type: str) -> None:
     """Store an immutable object, and keep it in this machine's cache."""
     get_storage().put_file(key, path, content_type=content_type)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from adspec.vocabulary import IMAGE_UPLOAD
 from core.assets import MAX_BYTES, asset_check
 from core.errors import ApplicationError
 from core.outbound import OutboundError, request
-from core.storage import get_storage, storage_exists_shared, storage_fetch_shared
+from core.storage import get_storage, storage_exists_shared, storage_fetch_shared, storage_put_bytes_once
 from render.planning import BrandFiles
 from templates.merge import VARIABLES_INVALID
 
@@ -120,13 +119,9 @@ def uploaded_image_store(*, workspace_id: object, data: bytes, field: str = "fil
     except ApplicationError as exc:
         raise ApplicationError(exc.message, fields={field: [exc.message]}) from None
     reference = f"upload:{hashlib.sha256(data).hexdigest()}.{checked.extension}"
-    key = _upload_key(workspace_id, reference)
-    storage = get_storage()
-    if not storage.exists(key):
-        with tempfile.TemporaryDirectory(prefix="reelsmith-upload-") as tmp:
-            path = Path(tmp) / f"upload.{checked.extension}"
-            path.write_bytes(data)
-            storage.put_file(key, path, content_type=checked.content_type)
+    storage_put_bytes_once(
+        key=_upload_key(workspace_id, reference), data=data, content_type=checked.content_type
+    )
     return reference
 
 
